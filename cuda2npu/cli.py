@@ -1,0 +1,138 @@
+"""The ``cuda2npu`` command line. Exit codes: 0 ok, 1 files would change or failed, 2 usage error."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import __version__
+
+
+def _codes(values: tuple[str, ...]) -> list[str]:
+    return [c.strip() for v in values for c in v.split(",") if c.strip()]
+
+
+def _fail(message: str) -> None:
+    click.echo(f"cuda2npu: error: {message}", err=True)
+    sys.exit(2)
+
+
+def _rulebook(rule_paths: tuple[str, ...], select: tuple[str, ...] = (), ignore: tuple[str, ...] = ()):
+    from .rulebook import RuleError, load_rulebook
+
+    try:
+        return load_rulebook(rule_paths).select(_codes(select), _codes(ignore))
+    except RuleError as exc:
+        _fail(str(exc))
+
+
+_rules_option = click.option("--rules", "rule_paths", multiple=True, metavar="PATH",
+                             help="Extra rule file or folder of *.yaml files (repeatable).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cuda2npu")
+def main() -> None:
+    """Migrate PyTorch code from CUDA to Ascend NPU (torch_npu), source to source."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--diff", is_flag=True, help="Print a unified diff on stdout; write nothing.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
+@click.option("--out-dir", type=click.Path(file_okay=False), help="Write migrated copies here; inputs untouched.")
+@_rules_option
+@click.option("--select", multiple=True, metavar="IDS", help="Only these rule ids or id prefixes (comma-separated).")
+@click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rule ids or id prefixes (comma-separated).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write a JSON report here.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the cores available).")
+@click.option("-q", "--quiet", is_flag=True, help="Print errors and the summary only, not each finding.")
+def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path, jobs, quiet) -> None:
+    """Migrate PATHS (files or folders) in place, or show what would change.
+
+    Exit status: 0 when done (or nothing to change), 1 when --check/--diff found files that would
+    change or any file could not be parsed, decoded or written, 2 for usage and rule-file errors.
+    """
+    from .console import Console
+    from .files import UsageError, collect
+    from .report import Summary, file_entry, write_json
+    from .runner import Options, default_jobs, run
+
+    if out_dir and (diff or check):
+        _fail("--out-dir writes files; it cannot be combined with --diff or --check")
+    book = _rulebook(rule_paths, select, ignore)
+    try:
+        sources = collect(paths, out_dir)
+    except UsageError as exc:
+        _fail(str(exc))
+    mode = "check" if check else "diff" if diff else "write"
+    console = Console(quiet=quiet)
+    summary, entries = Summary(), []
+    options = Options(write=mode == "write", diff=diff)
+    for result in run(sources, book, options, jobs or default_jobs()):
+        if result.diff:
+            sys.stdout.write(result.diff)
+            sys.stdout.flush()
+        if sources_count_only(result, out_dir):
+            summary.add(result)
+            console.file(result, check=mode != "write")
+            if report_path:
+                entries.append(file_entry(result))
+    if report_path:
+        write_json(report_path, entries, summary, mode)
+    console.summary(summary, mode=mode)
+    would_change = mode != "write" and summary.changed
+    sys.exit(1 if summary.failed or would_change else 0)
+
+
+def sources_count_only(result, out_dir) -> bool:
+    """Non-Python files copied to --out-dir are not part of the counts."""
+    return not out_dir or result.path.endswith((".py", ".pyi"))
+
+
+@main.command("rules")
+@_rules_option
+def list_rules(rule_paths) -> None:
+    """List the rules: id, kind and what each does."""
+    book = _rulebook(rule_paths)
+    rows = [(r.id, r.kind, r.summary) for r in book]
+    if sys.stdout.isatty():
+        from rich.console import Console as RichConsole
+        from rich.table import Table
+
+        table = Table("id", "kind", "summary", title=f"cuda2npu rules (target {book.target})")
+        for row in rows:
+            table.add_row(*row)
+        RichConsole().print(table)
+    else:
+        for row in rows:
+            click.echo("\t".join(row))
+
+
+@main.command()
+@click.argument("rule_id")
+@_rules_option
+def explain(rule_id, rule_paths) -> None:
+    """Explain one rule: what it does, why, and its examples."""
+    book = _rulebook(rule_paths)
+    rule = book.by_id(rule_id)
+    if rule is None:
+        _fail(f"no rule '{rule_id}'; `cuda2npu rules` lists them")
+    click.echo(f"{rule.id} ({rule.kind}, {rule.severity}): {rule.summary}")
+    if rule.why:
+        click.echo(f"\n{rule.why}")
+    fields = {k: v for k, v in rule.spec.items() if k != "members"}
+    click.echo("\n" + "\n".join(f"  {k}: {v}" for k, v in fields.items()))
+    if rule.get("members"):
+        click.echo(f"  members: {len(rule.get('members'))} names")
+    for n, example in enumerate(rule.examples, 1):
+        click.echo(f"\nExample {n}, before:\n{_indent(example.before)}")
+        if example.after != example.before:
+            click.echo(f"after:\n{_indent(example.after)}")
+        else:
+            click.echo("after: unchanged" + (f", {example.findings} finding(s)" if example.findings else ""))
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.rstrip("\n").splitlines())

@@ -1,0 +1,205 @@
+"""The pure core: source text + rulebook -> new text + edits + findings. No I/O here."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from .rulebook import Rule, RuleBook, load_rulebook
+from .symbols import Bindings, build_dotted, import_roots
+from .transform import Migrator, RuleIndex, Site
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A change a rule made, at a 1-based line and column of the input."""
+
+    rule: str
+    line: int
+    col: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something a human should look at."""
+
+    rule: str
+    line: int
+    col: int
+    severity: str
+    message: str
+
+
+@dataclass
+class Migration:
+    """The result of migrating one source text."""
+
+    source: str
+    code: str
+    edits: list[Edit] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.code != self.source
+
+
+class SourceError(Exception):
+    """Source that cannot be migrated (syntax error, too deep); ``line`` where known."""
+
+    def __init__(self, message: str, line: int | None = None, col: int | None = None):
+        super().__init__(message)
+        self.message, self.line, self.col = message, line, col
+
+
+class InternalError(SourceError):
+    """The rules produced output that does not parse; nothing is written."""
+
+
+class Engine:
+    """Migrates source texts with one rulebook; build it once, use it for every file."""
+
+    def __init__(self, book: RuleBook):
+        self.book = book
+        self.index = RuleIndex(book)
+
+    def migrate(self, source: str) -> Migration:
+        if not self.index.triggered(source):
+            return Migration(source, source)
+        try:
+            module = cst.parse_module(source)
+            migrator = Migrator(self.index, Bindings(module))
+            new = module.visit(migrator)
+        except cst.ParserSyntaxError as exc:
+            raise SourceError(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
+        except RecursionError:
+            raise SourceError("too deeply nested to parse") from None
+        sites = migrator.sites
+        if not sites:
+            return Migration(source, source)
+        anchor = None
+        if any(s.severity is None for s in sites):
+            new, anchor = self._ensure_imports(new, module, migrator)
+        code = new.code
+        if code != source:
+            _check_parses(code, source, sites)
+        return self._result(source, code, module, sites, anchor)
+
+    def _ensure_imports(self, new: cst.Module, old: cst.Module, migrator: Migrator):
+        """Add the imports that edits need: names written in full, then each import rule's module."""
+        modules = list(migrator.needed)
+        rules: list[Rule | None] = [None] * len(modules)
+        for rule in self.index.imports:
+            module = rule.get("module")
+            if module in modules:
+                rules[modules.index(module)] = rule
+            elif not migrator.bindings.imports_module(module):
+                modules.append(module)
+                rules.append(rule)
+        if not modules:
+            return new, None
+        after = self.index.imports[0].get("after") if self.index.imports else None
+        lines = [cst.SimpleStatementLine([cst.Import([cst.ImportAlias(build_dotted(m))])]) for m in modules]
+        anchor_new, anchor_old = _anchor(new, after), _anchor(old, after)
+        if anchor_new is None:
+            at = _top_of_imports(new)
+            new = new.with_changes(body=[*new.body[:at], *lines, *new.body[at:]])
+        else:
+            new = new.deep_replace(anchor_new, cst.FlattenSentinel([anchor_new, *lines]))
+        anchor = (anchor_old, [(r, m) for r, m in zip(rules, modules) if r is not None])
+        return new, anchor
+
+    def _result(self, source: str, code: str, module: cst.Module, sites: list[Site], anchor) -> Migration:
+        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        edits, findings = [], []
+        for site in sites:
+            start = positions[site.node].start
+            if site.severity is None:
+                edits.append(Edit(site.rule.id, start.line, start.column + 1, site.message))
+            else:
+                findings.append(Finding(site.rule.id, start.line, start.column + 1, site.severity, site.message))
+        if anchor is not None:
+            node, added = anchor
+            line = positions[node].end.line + 1 if node is not None else 1
+            edits += [Edit(rule.id, line, 1, f"import {module_name}") for rule, module_name in added]
+        key = lambda item: (item.line, item.col)  # noqa: E731
+        return Migration(source, code, sorted(edits, key=key), sorted(findings, key=key))
+
+
+def _anchor(module: cst.Module, root: str | None) -> cst.SimpleStatementLine | None:
+    """The first statement importing ``root`` (any import if None): at module level, else in a block."""
+
+    def imports_root(line: cst.SimpleStatementLine) -> bool:
+        return any(root is None or m == root or m.startswith(root + ".")
+                   for s in line.body for m in import_roots(s))
+
+    for stmt in module.body:
+        if isinstance(stmt, cst.SimpleStatementLine) and imports_root(stmt):
+            return stmt
+    stack = list(reversed(module.body))
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, cst.SimpleStatementLine):
+            if imports_root(stmt):
+                return stmt
+        elif not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            stack.extend(reversed(_blocks(stmt)))
+    return None
+
+
+def _blocks(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The statements directly inside a compound statement's blocks (``elif`` as a statement)."""
+    out: list[cst.CSTNode] = []
+    for child in node.children:
+        if isinstance(child, cst.IndentedBlock):
+            out.extend(child.body)
+        elif isinstance(child, cst.If):
+            out.append(child)
+        elif isinstance(child, (cst.Else, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally)):
+            out.extend(_blocks(child))
+    return out
+
+
+def _top_of_imports(module: cst.Module) -> int:
+    """Where a new import goes without a torch import: after the docstring and __future__ imports."""
+    at = 0
+    for i, stmt in enumerate(module.body):
+        small = stmt.body[0] if isinstance(stmt, cst.SimpleStatementLine) and stmt.body else None
+        docstring = i == 0 and isinstance(small, cst.Expr) and isinstance(small.value, cst.BaseString)
+        future = isinstance(small, cst.ImportFrom) and import_roots(small) == ["__future__"]
+        if not (docstring or future):
+            break
+        at = i + 1
+    return at
+
+
+def _check_parses(code: str, source: str, sites: list[Site]) -> None:
+    """Refuse output that does not parse; fall back to LibCST for syntax newer than this Python."""
+    try:
+        ast.parse(code)
+        return
+    except SyntaxError as exc:
+        error = exc
+    except (ValueError, RecursionError):
+        error = None
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        try:
+            cst.parse_module(code)
+            return
+        except (cst.ParserSyntaxError, RecursionError):
+            pass
+    rules = ", ".join(sorted({s.rule.id for s in sites if s.severity is None}))
+    detail = f": {error.msg} at output line {error.lineno}" if error else ""
+    raise InternalError(f"internal error: rules {rules} produced code that does not parse{detail}; "
+                        "file left unchanged", getattr(error, "lineno", None))
+
+
+def migrate_source(source: str, book: RuleBook | None = None) -> Migration:
+    """Migrate one source text with ``book`` (the built-in rules by default)."""
+    return Engine(book or load_rulebook()).migrate(source)

@@ -1,0 +1,104 @@
+"""Finding the files to migrate and writing results safely."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+EXCLUDED_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__", ".mypy_cache",
+    ".pytest_cache", ".ruff_cache", "build", "dist", "node_modules", "site-packages", ".eggs",
+    ".ipynb_checkpoints",
+})
+
+
+class UsageError(Exception):
+    """A path or option the user gave that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file to process: where it is, how to show it, and where its output goes."""
+
+    path: Path
+    display: str
+    dest: Path | None = None  # --out-dir copy; None: in place
+
+    @property
+    def is_python(self) -> bool:
+        return self.path.suffix in PYTHON_SUFFIXES
+
+
+def _excluded(dirpath: str, name: str) -> bool:
+    return name in EXCLUDED_DIRS or name.endswith(".egg-info") or os.path.isfile(
+        os.path.join(dirpath, name, "pyvenv.cfg"))
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Files below ``root`` in a stable order; excluded folders and symlinks are skipped."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not _excluded(dirpath, d)
+                             and not os.path.islink(os.path.join(dirpath, d)))
+        for name in sorted(filenames):
+            path = Path(dirpath, name)
+            if not path.is_symlink():
+                yield path
+
+
+def collect(paths: Iterable[str], out_dir: str | None = None) -> list[Source]:
+    """The Python files named or found below ``paths`` (every file when copying to ``out_dir``)."""
+    paths = list(paths)
+    out = Path(out_dir).resolve() if out_dir else None
+    single_dir = len(paths) == 1 and Path(paths[0]).is_dir()
+    seen: set[str] = set()
+    sources: list[Source] = []
+    for given in paths:
+        root = Path(given)
+        if not root.exists() and not root.is_symlink():
+            raise UsageError(f"{given}: no such file or folder")
+        if out is not None:
+            resolved = root.resolve()
+            if out == resolved or (root.is_dir() and resolved in out.parents):
+                raise UsageError(f"--out-dir {out_dir} is inside the input {given}")
+        if root.is_dir():
+            files = [p for p in _walk(root) if out is not None or p.suffix in PYTHON_SUFFIXES]
+        else:
+            files = [root.resolve() if root.is_symlink() else root]  # write the file, not the link
+        for path in files:
+            key = os.path.realpath(path)
+            if key in seen:
+                continue
+            seen.add(key)
+            dest = None
+            if out is not None:
+                rel = path.relative_to(root) if root.is_dir() else Path(path.name)
+                dest = out / rel if single_dir or not root.is_dir() else out / root.resolve().name / rel
+            display = str(path) if root.is_dir() else given
+            sources.append(Source(path, display, dest))
+    return sources
+
+
+def write_atomic(path: Path, data: bytes, like: Path | None = None) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename, keeping ``like``'s mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE((like or path).stat().st_mode) if (like or path).exists() else None
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".cuda2npu.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,322 @@
+"""Rule files: load, validate and select the YAML rules that hold all CUDA->NPU knowledge.
+
+A rule file is a mapping ``{target: NAME, rules: [RULE, ...]}``. Every rule has an ``id``, a
+``kind`` (one of :data:`KINDS`), a one-line ``summary`` and kind-specific fields; see
+``docs/rules.md``. Errors name the file, the line, the rule and the field.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+DEFAULT_TARGET = "npu"
+SEVERITIES = ("info", "warning", "error")
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+# kind -> (required fields, optional fields), beyond the common ones.
+_COMMON_REQUIRED = ("id", "kind", "summary")
+_COMMON_OPTIONAL = ("why", "severity", "examples")
+KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "rename": (("match", "replace"), ("members", "message")),
+    "report": (("match", "message"), ("members",)),
+    "attribute": (("match", "replace"), ("call",)),
+    "string": (("match", "replace"), ("device",)),
+    "call": (("match", "replace"), ("drop", "unsupported", "defaults", "message")),
+    "argument": (("match", "rename"), ()),
+    "import": (("module", "after"), ()),
+}
+DEFAULT_SEVERITY = {"report": "warning", "call": "warning", "rename": "info"}
+
+
+class RuleError(Exception):
+    """An invalid rule file: the message names file, line, rule and field."""
+
+    def __init__(self, path: str, message: str, *, line: int | None = None,
+                 rule: str | None = None, field: str | None = None):
+        where = f"{path}:{line}" if line else str(path)
+        parts = [where]
+        if rule:
+            parts.append(f"rule {rule}")
+        if field:
+            parts.append(f"field '{field}'")
+        super().__init__(": ".join(parts + [message]))
+
+
+@dataclass(frozen=True)
+class Example:
+    """An inline example: ``before`` migrates to ``after`` and yields ``findings`` findings."""
+
+    before: str
+    after: str
+    findings: int = 0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One validated rule. ``spec`` keeps the kind-specific fields as written."""
+
+    id: str
+    kind: str
+    summary: str
+    severity: str
+    spec: dict[str, Any]
+    why: str = ""
+    examples: tuple[Example, ...] = ()
+    source: str = ""
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.spec.get(name, default)
+
+    def pairs(self) -> list[tuple[str, str | None]]:
+        """``(old dotted name, new dotted name or None)`` for symbol kinds, members expanded."""
+        match, replace = self.spec["match"], self.spec.get("replace")
+        members = self.spec.get("members")
+        if not members:
+            return [(match, replace)]
+        out = []
+        for member in members:
+            old, new = next(iter(member.items())) if isinstance(member, dict) else (member, member)
+            out.append((f"{match}.{old}", f"{replace}.{new}" if replace else None))
+        return out
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    """An ordered, id-unique collection of rules for one target."""
+
+    rules: tuple[Rule, ...] = field(default_factory=tuple)
+    target: str = DEFAULT_TARGET
+
+    def __iter__(self):
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def by_id(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def of_kind(self, kind: str) -> list[Rule]:
+        return [r for r in self.rules if r.kind == kind]
+
+    def select(self, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> "RuleBook":
+        """Keep the rules whose id starts with a ``select`` code (all if none), minus ``ignore``."""
+        select, ignore = list(select), list(ignore)
+        for code in select + ignore:
+            if not any(r.id.startswith(code) for r in self.rules):
+                raise RuleError("--select/--ignore", f"no rule matches '{code}'")
+        kept = [r for r in self.rules
+                if (not select or any(r.id.startswith(c) for c in select))
+                and not any(r.id.startswith(c) for c in ignore)]
+        return RuleBook(tuple(kept), self.target)
+
+
+class _LineDict(dict):
+    line: int = 0
+
+
+class _Loader(yaml.SafeLoader):
+    """A safe loader that remembers the line of every mapping."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> _LineDict:
+    keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise yaml.MarkedYAMLError(problem=f"duplicate key '{key}'", problem_mark=node.start_mark)
+    mapping = _LineDict(loader.construct_mapping(node, deep=deep))
+    mapping.line = node.start_mark.line + 1
+    return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def default_rules_dir() -> Path:
+    """The built-in rules: shipped inside the package, or ``rules/`` of a source checkout."""
+    here = Path(__file__).resolve().parent
+    shipped = here / "rules"
+    return shipped if shipped.is_dir() else here.parent / "rules"
+
+
+def rule_files(path: Path) -> list[Path]:
+    """A rule file, or the ``*.yaml``/``*.yml`` files of a folder in name order."""
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    if not path.is_file():
+        raise RuleError(str(path), "no such rule file or folder")
+    return [path]
+
+
+def load_rulebook(extra: Iterable[str | Path] = (), *, target: str = DEFAULT_TARGET,
+                  builtin: bool = True) -> RuleBook:
+    """The built-in rules of ``target`` (unless ``builtin`` is false) plus the ``extra`` files."""
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    sources = ([(p, False) for p in rule_files(default_rules_dir())] if builtin else [])
+    for entry in extra:
+        sources += [(p, True) for p in rule_files(Path(entry))]
+    for path, explicit in sources:
+        file_target, file_rules = _load_file(path)
+        if file_target != target:
+            if explicit:
+                raise RuleError(str(path), f"rules are for target '{file_target}', not '{target}'")
+            continue
+        for rule in file_rules:
+            if rule.id in seen:
+                raise RuleError(str(path), f"duplicate rule id (first defined in {seen[rule.id]})",
+                                rule=rule.id, field="id")
+            seen[rule.id] = str(path)
+            rules.append(rule)
+    return RuleBook(tuple(rules), target)
+
+
+def _load_file(path: Path) -> tuple[str, list[Rule]]:
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (safe loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise RuleError(str(path), f"invalid YAML: {exc.problem or exc.context}",
+                        line=mark.line + 1 if mark else None) from None
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        raise RuleError(str(path), f"cannot read rules: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        raise RuleError(str(path), "a rule file is a mapping with a 'rules' list")
+    unknown = set(data) - {"target", "rules"}
+    if unknown:
+        raise RuleError(str(path), f"unknown top-level key '{sorted(unknown)[0]}'")
+    target = data.get("target", DEFAULT_TARGET)
+    return target, [_parse_rule(str(path), raw) for raw in data["rules"]]
+
+
+def _parse_rule(path: str, raw: Any) -> Rule:
+    line = getattr(raw, "line", None)
+    if not isinstance(raw, dict):
+        raise RuleError(path, "each rule is a mapping", line=line)
+    rule_id = raw.get("id")
+    if not isinstance(rule_id, str) or not _RULE_ID.match(rule_id):
+        raise RuleError(path, "missing or invalid rule id", line=line, field="id")
+
+    def fail(name: str, message: str) -> RuleError:
+        return RuleError(path, message, line=line, rule=rule_id, field=name)
+
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise fail("kind", f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    required, optional = KINDS[kind]
+    for name in _COMMON_REQUIRED + required:
+        if raw.get(name) in (None, ""):
+            raise fail(name, "missing")
+    allowed = set(_COMMON_REQUIRED + _COMMON_OPTIONAL + required + optional)
+    for name in raw:
+        if name not in allowed:
+            raise fail(name, f"not a field of kind '{kind}'")
+    spec = {k: v for k, v in raw.items() if k in required + optional}
+    _check_spec(kind, spec, fail)
+    severity = raw.get("severity", DEFAULT_SEVERITY.get(kind, "info"))
+    if severity not in SEVERITIES:
+        raise fail("severity", f"must be one of {', '.join(SEVERITIES)}")
+    for name in ("summary", "why"):
+        if name in raw and not isinstance(raw[name], str):
+            raise fail(name, "must be text")
+    return Rule(id=rule_id, kind=kind, summary=raw["summary"].strip(), severity=severity,
+                spec=spec, why=str(raw.get("why", "")).strip(),
+                examples=_parse_examples(raw.get("examples", []), fail), source=path)
+
+
+def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
+    dotted = ("match", "replace", "module", "after") if kind not in ("attribute", "string") else ()
+    for name in dotted:
+        if name in spec and not (isinstance(spec[name], str) and _DOTTED.match(spec[name])):
+            raise fail(name, f"must be a dotted name, got {spec[name]!r}")
+    if kind == "attribute":
+        for name in ("match", "replace"):
+            if not (isinstance(spec[name], str) and _IDENT.match(spec[name])):
+                raise fail(name, f"must be an identifier, got {spec[name]!r}")
+    if kind == "string":
+        for name in ("match", "replace"):
+            if not isinstance(spec[name], str):
+                raise fail(name, "must be text")
+    for name in ("call", "device"):
+        if name in spec and not isinstance(spec[name], bool):
+            raise fail(name, "must be true or false")
+    for name in ("message",):
+        if name in spec and not isinstance(spec[name], str):
+            raise fail(name, "must be text")
+    if "members" in spec:
+        _check_members(spec["members"], has_replace=kind == "rename", fail=fail)
+    for name in ("drop", "unsupported"):
+        if name in spec and not _is_ident_list(spec[name]):
+            raise fail(name, "must be a list of keyword names")
+    if "rename" in spec:
+        mapping = spec["rename"]
+        if not (isinstance(mapping, dict) and mapping
+                and all(isinstance(k, str) and isinstance(v, str) and _IDENT.match(k) and _IDENT.match(v)
+                        for k, v in mapping.items())):
+            raise fail("rename", "must map keyword names to keyword names")
+    if "defaults" in spec:
+        _check_defaults(spec["defaults"], fail)
+
+
+def _is_ident_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and _IDENT.match(v) for v in value)
+
+
+def _check_members(members: Any, *, has_replace: bool, fail) -> None:
+    if not isinstance(members, list) or not members:
+        raise fail("members", "must be a non-empty list")
+    for member in members:
+        if isinstance(member, dict) and has_replace and len(member) == 1:
+            old, new = next(iter(member.items()))
+            ok = isinstance(old, str) and isinstance(new, str) and _DOTTED.match(old) and _DOTTED.match(new)
+        else:
+            ok = isinstance(member, str) and bool(_DOTTED.match(member))
+        if not ok:
+            raise fail("members", f"invalid member {member!r}: a dotted name"
+                       + (" or a one-entry mapping old: new" if has_replace else ""))
+
+
+def _check_defaults(defaults: Any, fail) -> None:
+    if not isinstance(defaults, list):
+        raise fail("defaults", "must be a list of {name, value, position}")
+    for entry in defaults:
+        if not (isinstance(entry, dict) and set(entry) == {"name", "value", "position"}
+                and isinstance(entry["name"], str) and _IDENT.match(entry["name"])
+                and isinstance(entry["value"], str)
+                and isinstance(entry["position"], int) and entry["position"] >= 0):
+            raise fail("defaults", f"invalid entry {entry!r}: needs name, value (source text), position")
+        try:
+            ast.parse(entry["value"], mode="eval")
+        except SyntaxError:
+            raise fail("defaults", f"value {entry['value']!r} is not a Python expression") from None
+
+
+def _parse_examples(raw: Any, fail) -> tuple[Example, ...]:
+    if not isinstance(raw, list):
+        raise fail("examples", "must be a list")
+    examples = []
+    for entry in raw:
+        if not isinstance(entry, dict) or not isinstance(entry.get("before"), str):
+            raise fail("examples", "each example needs 'before' text")
+        extra = set(entry) - {"before", "after", "findings"}
+        if extra:
+            raise fail("examples", f"unknown example key '{sorted(extra)[0]}'")
+        after = entry.get("after", entry["before"])
+        findings = entry.get("findings", 0)
+        if not isinstance(after, str) or not isinstance(findings, int):
+            raise fail("examples", "'after' is text and 'findings' a number")
+        for label, text in (("before", entry["before"]), ("after", after)):
+            try:
+                ast.parse(text)
+            except SyntaxError as exc:
+                raise fail("examples", f"example {label} does not parse: {exc.msg} (line {exc.lineno})") from None
+        examples.append(Example(entry["before"], after, findings))
+    return tuple(examples)

@@ -1,0 +1,151 @@
+"""Qualified names without LibCST metadata: import bindings and a longest-prefix rule index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, Iterable, Iterator, TypeVar
+
+import libcst as cst
+
+T = TypeVar("T")
+
+# Statement containers walked to find imports; expressions are never entered.
+_BLOCKS = (cst.BaseSuite, cst.BaseStatement, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler,
+           cst.Finally, cst.MatchCase)
+
+
+def dotted(node: cst.BaseExpression) -> list[str] | None:
+    """``a.b.c`` as ``["a", "b", "c"]``; None unless a pure chain of names."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return None
+    parts.append(node.value)
+    return parts[::-1]
+
+
+def build_dotted(name: str) -> cst.BaseExpression:
+    """The expression ``a.b.c`` for the text ``"a.b.c"``."""
+    head, *rest = name.split(".")
+    node: cst.BaseExpression = cst.Name(head)
+    for part in rest:
+        node = cst.Attribute(value=node, attr=cst.Name(part))
+    return node
+
+
+def iter_statements(body: Iterable[cst.CSTNode]) -> Iterator[cst.SimpleStatementLine]:
+    """Every simple-statement line in ``body``, at any depth of compound statements."""
+    for node in body:
+        if isinstance(node, cst.SimpleStatementLine):
+            yield node
+        elif isinstance(node, _BLOCKS):
+            yield from iter_statements(c for c in node.children if isinstance(c, _BLOCKS))
+
+
+def import_roots(stmt: cst.BaseSmallStatement) -> list[str]:
+    """The full dotted module names an import statement imports (from-imports: the module)."""
+    if isinstance(stmt, cst.Import):
+        return [cst.helpers.get_full_name_for_node(a.name) or "" for a in stmt.names]
+    if isinstance(stmt, cst.ImportFrom) and not stmt.relative and stmt.module is not None:
+        return [cst.helpers.get_full_name_for_node(stmt.module) or ""]
+    return []
+
+
+class Bindings:
+    """Names bound by imports anywhere in a module, flow- and scope-insensitive.
+
+    A name imported to two different things is ambiguous and resolves to nothing.
+    """
+
+    def __init__(self, module: cst.Module):
+        self._names: dict[str, str | None] = {}
+        self.imported: set[str] = set()
+        for line in iter_statements(module.body):
+            for stmt in line.body:
+                self._add(stmt)
+
+    def _add(self, stmt: cst.BaseSmallStatement) -> None:
+        if isinstance(stmt, cst.Import):
+            for alias in stmt.names:
+                full = cst.helpers.get_full_name_for_node(alias.name) or ""
+                self.imported.add(full)
+                if alias.asname is not None:
+                    self._bind(alias.asname.name, full)
+                else:
+                    root = full.split(".")[0]
+                    self._bind(root, root)
+        elif isinstance(stmt, cst.ImportFrom) and not stmt.relative and stmt.module is not None:
+            module = cst.helpers.get_full_name_for_node(stmt.module) or ""
+            self.imported.add(module)
+            if isinstance(stmt.names, cst.ImportStar):
+                return
+            for alias in stmt.names:
+                name = alias.name.value
+                local = alias.asname.name if alias.asname is not None else alias.name
+                self._bind(local, f"{module}.{name}")
+
+    def _bind(self, target: cst.BaseExpression, full: str) -> None:
+        if isinstance(target, cst.Name):
+            known = self._names.get(target.value, full)
+            self._names[target.value] = full if known == full else None
+
+    def qualify(self, parts: list[str]) -> tuple[list[str], int] | None:
+        """Full dotted parts of a chain, and how many of them the bound base name stands for."""
+        bound = self._names.get(parts[0])
+        if bound is None:
+            return None
+        base = bound.split(".")
+        return base + parts[1:], len(base)
+
+    def spell(self, full: str) -> tuple[str, str | None]:
+        """How to write ``full`` here, and the module to import for it (None if bound already)."""
+        parts = full.split(".")
+        for size in range(len(parts), 0, -1):
+            prefix = ".".join(parts[:size])
+            for local, bound in self._names.items():
+                if bound == prefix:
+                    return ".".join([local] + parts[size:]), None
+        return full, parts[0]
+
+    def imports_module(self, module: str) -> bool:
+        return any(m == module or m.startswith(module + ".") for m in self.imported)
+
+
+@dataclass(frozen=True)
+class Hit(Generic[T]):
+    """A rule entry found for a dotted name: its key length and payload."""
+
+    key: str
+    size: int
+    value: T
+
+
+class PrefixIndex(Generic[T]):
+    """Dotted keys looked up by the longest key that is a prefix of a name."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, T] = {}
+        self._parents: set[str] = set()
+
+    def add(self, key: str, value: T) -> None:
+        self._entries.setdefault(key, value)
+        parts = key.split(".")
+        self._parents.update(".".join(parts[:i]) for i in range(1, len(parts)))
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def longest(self, parts: list[str]) -> Hit[T] | None:
+        for size in range(len(parts), 0, -1):
+            key = ".".join(parts[:size])
+            if key in self._entries:
+                return Hit(key, size, self._entries[key])
+        return None
+
+    def exact(self, name: str) -> T | None:
+        return self._entries.get(name)
+
+    def has_children(self, key: str) -> bool:
+        return key in self._parents

@@ -1,0 +1,383 @@
+"""The rule kinds as one LibCST pass: each kind's matching and rewriting is written once here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from .rulebook import Rule, RuleBook
+from .symbols import Bindings, PrefixIndex, build_dotted, dotted
+
+# Index forms a device string may carry after "<device>:": a number, a %-placeholder, a {field}.
+_DEVICE_SUFFIX = r"(?::(?:\d+|%[dis]|\{[^{}]*\})?)?"
+_EMPTY_CODE = cst.Module(body=())
+
+
+@dataclass
+class Site:
+    """A place a rule acted on: an edit (``severity`` None) or a finding."""
+
+    node: cst.CSTNode
+    rule: Rule
+    message: str
+    severity: str | None = None
+
+
+class RuleIndex:
+    """The rulebook arranged for fast lookup by each kind; built once per run."""
+
+    def __init__(self, book: RuleBook):
+        self.book = book
+        self.symbols: PrefixIndex[tuple[Rule, str | None]] = PrefixIndex()
+        self.calls: dict[str, Rule] = {}
+        self.arguments: dict[str, list[Rule]] = {}
+        self.attributes: dict[str, Rule] = {}
+        self.strings: dict[str, Rule] = {}
+        self.device_strings: list[tuple[Rule, re.Pattern[str]]] = []
+        self.imports = book.of_kind("import")
+        triggers: set[str] = set()
+        for rule in book:
+            if rule.kind in ("rename", "report"):
+                for old, new in rule.pairs():
+                    self.symbols.add(old, (rule, new))
+            elif rule.kind == "call":
+                self.calls.setdefault(rule.get("match"), rule)
+            elif rule.kind == "argument":
+                self.arguments.setdefault(rule.get("match"), []).append(rule)
+            elif rule.kind == "attribute":
+                self.attributes.setdefault(rule.get("match"), rule)
+            elif rule.kind == "string":
+                if rule.get("device"):
+                    pattern = re.compile(re.escape(rule.get("match")) + _DEVICE_SUFFIX)
+                    self.device_strings.append((rule, pattern))
+                else:
+                    self.strings.setdefault(rule.get("match"), rule)
+            if rule.kind != "import":
+                triggers.add(rule.get("match").split(".")[-1])
+        self.triggers = tuple(sorted(triggers))
+        self.aware = re.compile(rf"(?<![A-Za-z0-9]){re.escape(book.target)}(?![A-Za-z0-9])", re.I)
+
+    def triggered(self, source: str) -> bool:
+        """Whether any rule could act on ``source``: a file without a trigger is never parsed."""
+        return any(t in source for t in self.triggers)
+
+    def string(self, text: str) -> tuple[Rule, str] | None:
+        """The rule and new text for a string literal's content, if a string rule matches."""
+        rule = self.strings.get(text)
+        if rule is not None:
+            return rule, rule.get("replace")
+        for rule, pattern in self.device_strings:
+            if pattern.fullmatch(text):
+                return rule, rule.get("replace") + text[len(rule.get("match")):]
+        return None
+
+
+@dataclass
+class _CallPlan:
+    func: cst.BaseExpression | None = None
+    drop: set[int] = field(default_factory=set)
+    inserts: list[tuple[str, str]] = field(default_factory=list)
+    renames: dict[str, str] = field(default_factory=dict)
+
+
+def _is_false(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "False"
+
+
+def _format(template: str, **values: str) -> str:
+    return template.format_map(values) if template else ""
+
+
+class Migrator(cst.CSTTransformer):
+    """Applies every rule in one pass and records the sites it acted on."""
+
+    def __init__(self, index: RuleIndex, bindings: Bindings):
+        super().__init__()
+        self.index = index
+        self.bindings = bindings
+        self.sites: list[Site] = []
+        self.needed: list[str] = []  # modules to import for names written in full
+        self._skip: set[int] = set()
+        self._attr_renames: dict[int, str] = {}
+        self._chains: dict[int, cst.BaseExpression] = {}
+        self._calls: dict[int, _CallPlan] = {}
+        self._splits: dict[int, list[cst.ImportFrom]] = {}
+
+    # -- recording -------------------------------------------------------------------------
+    def _edit(self, node: cst.CSTNode, rule: Rule, message: str) -> None:
+        self.sites.append(Site(node, rule, message))
+        note = rule.get("message") if rule.kind == "rename" else None
+        if note:
+            self.sites.append(Site(node, rule, note, rule.severity))
+
+    def _finding(self, node: cst.CSTNode, rule: Rule, message: str) -> None:
+        self.sites.append(Site(node, rule, message, rule.severity))
+
+    def _write(self, full: str) -> cst.BaseExpression:
+        text, missing = self.bindings.spell(full)
+        if missing and missing not in self.needed:
+            self.needed.append(missing)
+        return build_dotted(text)
+
+    # -- code that already dispatches to the target is left alone --------------------------
+    def _aware(self, *nodes: cst.CSTNode) -> bool:
+        return any(self.index.aware.search(_EMPTY_CODE.code_for_node(n)) for n in nodes)
+
+    def visit_If(self, node: cst.If) -> bool:
+        tests, branch = [], node
+        while isinstance(branch, cst.If):
+            tests.append(branch.test)
+            branch = branch.orelse
+        return not self._aware(*tests)
+
+    def visit_IfExp(self, node: cst.IfExp) -> bool:
+        return not self._aware(node)
+
+    def visit_Dict(self, node: cst.Dict) -> bool:
+        keys = [e.key for e in node.elements if isinstance(e, cst.DictElement)]
+        return not self._aware(*[k for k in keys if isinstance(k, cst.BaseString)])
+
+    def visit_Expr(self, node: cst.Expr) -> bool:
+        return not isinstance(node.value, cst.BaseString)  # docstrings and bare strings
+
+    # -- symbols: rename and report through imports and aliases ----------------------------
+    def visit_Name(self, node: cst.Name) -> bool:
+        return id(node) not in self._skip
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        if id(node) in self._skip:
+            return False
+        parts = dotted(node)
+        if parts is not None and self._symbol(node, parts):
+            return False
+        rule = self.index.attributes.get(node.attr.value)
+        if rule is not None and not rule.get("call") and not self._is_module(node.value):
+            self._attr_renames[id(node)] = rule.get("replace")
+            self._edit(node.attr, rule, f".{node.attr.value} -> .{rule.get('replace')}")
+        return parts is None
+
+    def _is_module(self, node: cst.BaseExpression) -> bool:
+        parts = dotted(node)
+        return parts is not None and self.bindings.qualify(parts) is not None
+
+    def _symbol(self, node: cst.Attribute, parts: list[str]) -> bool:
+        qualified = self.bindings.qualify(parts)
+        if qualified is None:
+            return False
+        full, bound = qualified
+        hit = self.index.symbols.longest(full)
+        if hit is None or hit.size <= bound:
+            return False  # no rule, or the import that binds the base carries the rewrite
+        rule, new = hit.value
+        name = ".".join(full)
+        if new is None:
+            self._finding(node, rule, _format(rule.get("message"), name=name))
+            return True
+        target = new.split(".") + full[hit.size:]
+        if target[:bound] == full[:bound]:
+            replacement = build_dotted(".".join([parts[0]] + target[bound:]))
+        else:
+            replacement = self._write(".".join(target))
+        self._chains[id(node)] = replacement.with_changes(lpar=node.lpar, rpar=node.rpar)
+        self._edit(node, rule, f"{name} -> {'.'.join(target)}")
+        return True
+
+    def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
+        if id(original) in self._chains:
+            return self._chains[id(original)]
+        if id(original) in self._attr_renames:
+            return updated.with_changes(attr=cst.Name(self._attr_renames[id(original)]))
+        return updated
+
+    # -- imports ---------------------------------------------------------------------------
+    def _import_target(self, node: cst.CSTNode, full: list[str]) -> list[str] | None:
+        """The new dotted parts for an imported name, recording the edit or finding."""
+        hit = self.index.symbols.longest(full)
+        if hit is None:
+            return None
+        rule, new = hit.value
+        name = ".".join(full)
+        if new is None:
+            if not (hit.size == len(full) and self.index.symbols.has_children(hit.key)):
+                self._finding(node, rule, _format(rule.get("message"), name=name))
+            return None
+        target = new.split(".") + full[hit.size:]
+        self._edit(node, rule, f"{name} -> {'.'.join(target)}")
+        return target
+
+    def leave_Import(self, original: cst.Import, updated: cst.Import) -> cst.Import:
+        names = list(updated.names)
+        for i, alias in enumerate(original.names):
+            if alias.asname is None:
+                continue  # binds only the root package: references carry the rewrite
+            full = (cst.helpers.get_full_name_for_node(alias.name) or "").split(".")
+            target = self._import_target(alias, full)
+            if target is not None:
+                names[i] = names[i].with_changes(name=build_dotted(".".join(target)))
+        return updated.with_changes(names=names)
+
+    def leave_ImportFrom(self, original: cst.ImportFrom, updated: cst.ImportFrom) -> cst.ImportFrom:
+        if original.relative or original.module is None or isinstance(original.names, cst.ImportStar):
+            return updated
+        module = cst.helpers.get_full_name_for_node(original.module) or ""
+        groups: dict[str, list[cst.ImportAlias]] = {}
+        for alias, new_alias in zip(original.names, updated.names):
+            old = alias.name.value
+            target = self._import_target(alias, module.split(".") + [old])
+            if target is None:
+                groups.setdefault(module, []).append(new_alias)
+                continue
+            if target[-1] != old:
+                local = new_alias.asname or cst.AsName(name=cst.Name(old))
+                new_alias = new_alias.with_changes(name=cst.Name(target[-1]), asname=local)
+            groups.setdefault(".".join(target[:-1]), []).append(new_alias)
+        if list(groups) == [module]:
+            return updated.with_changes(names=groups[module])
+        if len(groups) == 1:
+            (mod, aliases), = groups.items()
+            return updated.with_changes(module=build_dotted(mod), names=aliases)
+        self._splits[id(original)] = [
+            updated.with_changes(module=build_dotted(mod), names=_fix_commas(aliases), lpar=None, rpar=None)
+            for mod, aliases in groups.items()
+        ]
+        return updated
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine,
+                                  updated: cst.SimpleStatementLine):
+        if not any(id(s) in self._splits for s in original.body):
+            return updated
+        body: list[cst.BaseSmallStatement] = []
+        for old, new in zip(original.body, updated.body):
+            body.extend(self._splits.get(id(old), [new]))
+        if len(original.body) > 1:
+            last = len(body) - 1
+            return updated.with_changes(body=[
+                s.with_changes(semicolon=cst.Semicolon(whitespace_after=cst.SimpleWhitespace(" ")))
+                if i < last else s for i, s in enumerate(body)])
+        first = updated.with_changes(body=[body[0].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)])
+        rest = [cst.SimpleStatementLine(body=[s.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)])
+                for s in body[1:]]
+        return cst.FlattenSentinel([first, *rest])
+
+    # -- calls: swap a call, rewrite arguments, rename a called method ---------------------
+    def visit_Call(self, node: cst.Call) -> bool:
+        plan = _CallPlan()
+        parts = dotted(node.func)
+        qualified = self.bindings.qualify(parts) if parts else None
+        if qualified is not None:
+            name = ".".join(qualified[0])
+            rule = self.index.calls.get(name)
+            if rule is not None:
+                self._swap(node, rule, name, plan)
+            for rule in self.index.arguments.get(name, ()):
+                self._keywords(node, rule, plan)
+        if isinstance(node.func, cst.Attribute):
+            rule = self.index.attributes.get(node.func.attr.value)
+            if rule is not None and rule.get("call") and not self._is_module(node.func.value):
+                self._attr_renames[id(node.func)] = rule.get("replace")
+                self._edit(node.func.attr, rule, f".{node.func.attr.value}() -> .{rule.get('replace')}()")
+        if plan.func is not None or plan.drop or plan.inserts or plan.renames:
+            self._calls[id(node)] = plan
+        return True
+
+    def _swap(self, node: cst.Call, rule: Rule, name: str, plan: _CallPlan) -> None:
+        replace = rule.get("replace")
+        unsupported = rule.get("unsupported", [])
+        reason = ""
+        if any(a.star == "**" for a in node.args):
+            reason = "it passes **kwargs"
+        else:
+            bad = [a.keyword.value for a in node.args
+                   if a.keyword is not None and a.keyword.value in unsupported and not _is_false(a.value)]
+            if bad:
+                reason = f"{replace} does not accept {', '.join(f'{k}=' for k in bad)}"
+        if reason:
+            message = rule.get("message") or "{name} left as is: {reason}; swap it for {replace} by hand"
+            self._finding(node, rule, _format(message, name=name, replace=replace, reason=reason))
+            return
+        dropped = set(rule.get("drop", [])) | set(unsupported)
+        plan.drop = {i for i, a in enumerate(node.args) if a.keyword is not None and a.keyword.value in dropped}
+        positional = sum(1 for a in node.args if a.keyword is None and not a.star)
+        keywords = {a.keyword.value for a in node.args if a.keyword is not None}
+        starred = any(a.star == "*" for a in node.args)
+        for default in rule.get("defaults", []):
+            if not starred and default["name"] not in keywords and positional <= default["position"]:
+                plan.inserts.append((default["name"], default["value"]))
+        self._skip.add(id(node.func))
+        plan.func = self._write(replace).with_changes(lpar=node.func.lpar, rpar=node.func.rpar)
+        self._edit(node, rule, f"{name}(...) -> {replace}(...)")
+
+    def _keywords(self, node: cst.Call, rule: Rule, plan: _CallPlan) -> None:
+        for arg in node.args:
+            new = rule.get("rename").get(arg.keyword.value) if arg.keyword is not None else None
+            if new is not None:
+                plan.renames[arg.keyword.value] = new
+                self._edit(arg.keyword, rule, f"{arg.keyword.value}= -> {new}=")
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        plan = self._calls.get(id(original))
+        if plan is None:
+            return updated
+        args = _rewrite_args(list(updated.args), plan)
+        return updated.with_changes(func=plan.func or updated.func, args=args)
+
+    # -- strings ---------------------------------------------------------------------------
+    def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.SimpleString:
+        if "b" in original.prefix.lower():
+            return updated
+        found = self.index.string(original.raw_value)
+        if found is None:
+            return updated
+        rule, text = found
+        self._edit(original, rule, f"{original.value} -> {original.prefix}{original.quote}{text}{original.quote}")
+        return updated.with_changes(value=f"{original.prefix}{original.quote}{text}{original.quote}")
+
+    def leave_FormattedString(self, original: cst.FormattedString,
+                              updated: cst.FormattedString) -> cst.FormattedString:
+        parts = original.parts
+        if not parts or not isinstance(parts[0], cst.FormattedStringText):
+            return updated
+        shape = "".join(p.value if isinstance(p, cst.FormattedStringText) else "{}" for p in parts)
+        found = self.index.string(shape)
+        if found is None:
+            return updated
+        rule, text = found
+        head = parts[0].value
+        old, new = rule.get("match"), rule.get("replace")
+        if not head.startswith(old):
+            return updated
+        self._edit(original, rule, f"f-string {old!r} -> {new!r}")
+        first = parts[0].with_changes(value=new + head[len(old):])
+        return updated.with_changes(parts=[first, *updated.parts[1:]])
+
+
+def _fix_commas(aliases: list[cst.ImportAlias]) -> list[cst.ImportAlias]:
+    """Aliases regrouped into a statement of their own: no comma after the last."""
+    return [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) if i == len(aliases) - 1 else a
+            for i, a in enumerate(aliases)]
+
+
+def _rewrite_args(args: list[cst.Arg], plan: _CallPlan) -> list[cst.Arg]:
+    """Drop, insert and rename keyword arguments, keeping the call's comma layout."""
+    kept = [a for i, a in enumerate(args) if i not in plan.drop]
+    if kept and args and kept[-1] is not args[-1]:
+        kept[-1] = kept[-1].with_changes(comma=args[-1].comma)
+    for name, value in plan.inserts:
+        last = max((i for i, a in enumerate(kept) if a.keyword is None and not a.star), default=-1)
+        new = cst.Arg(value=cst.parse_expression(value), keyword=cst.Name(name),
+                      equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                            whitespace_after=cst.SimpleWhitespace("")))
+        space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        if last < 0:
+            new = new.with_changes(comma=space if kept else cst.MaybeSentinel.DEFAULT)
+        else:
+            new = new.with_changes(comma=kept[last].comma)
+            if last == len(kept) - 1:
+                kept[last] = kept[last].with_changes(comma=space)
+        kept.insert(last + 1, new)
+    if plan.renames:
+        kept = [a.with_changes(keyword=cst.Name(plan.renames[a.keyword.value]))
+                if a.keyword is not None and a.keyword.value in plan.renames else a for a in kept]
+    return kept
