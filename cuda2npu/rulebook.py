@@ -25,15 +25,15 @@ _RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _COMMON_REQUIRED = ("id", "kind", "summary")
 _COMMON_OPTIONAL = ("why", "severity", "examples")
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "rename": (("match", "replace"), ("members", "message")),
+    "rename": (("match", "replace"), ("members", "message", "module", "importable")),
     "report": (("match", "message"), ("members",)),
     "attribute": (("match", "replace"), ("call",)),
     "string": (("match", "replace"), ("device",)),
     "call": (("match", "replace"), ("drop", "unsupported", "defaults", "message")),
-    "argument": (("match", "rename"), ()),
+    "argument": (("match",), ("members", "rename", "unsupported", "message")),
     "import": (("module", "after"), ()),
 }
-DEFAULT_SEVERITY = {"report": "warning", "call": "warning", "rename": "info"}
+DEFAULT_SEVERITY = {"report": "warning", "call": "warning", "argument": "warning", "rename": "info"}
 
 
 class RuleError(Exception):
@@ -245,7 +245,9 @@ def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
         for name in ("match", "replace"):
             if not isinstance(spec[name], str):
                 raise fail(name, "must be text")
-    for name in ("call", "device"):
+    if kind == "argument" and not ("rename" in spec or "unsupported" in spec):
+        raise fail("rename", "an argument rule needs 'rename' or 'unsupported'")
+    for name in ("call", "device", "importable"):
         if name in spec and not isinstance(spec[name], bool):
             raise fail(name, "must be true or false")
     for name in ("message",):

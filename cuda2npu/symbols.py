@@ -72,7 +72,8 @@ class Bindings:
                 full = cst.helpers.get_full_name_for_node(alias.name) or ""
                 self.imported.add(full)
                 if alias.asname is not None:
-                    self._bind(alias.asname.name, full)
+                    if isinstance(alias.asname.name, cst.Name):
+                        self._bind(alias.asname.name.value, full)
                 else:
                     root = full.split(".")[0]
                     self._bind(root, root)
@@ -84,12 +85,12 @@ class Bindings:
             for alias in stmt.names:
                 name = alias.name.value
                 local = alias.asname.name if alias.asname is not None else alias.name
-                self._bind(local, f"{module}.{name}")
+                if isinstance(local, cst.Name):
+                    self._bind(local.value, f"{module}.{name}")
 
-    def _bind(self, target: cst.BaseExpression, full: str) -> None:
-        if isinstance(target, cst.Name):
-            known = self._names.get(target.value, full)
-            self._names[target.value] = full if known == full else None
+    def _bind(self, local: str, full: str) -> None:
+        known = self._names.get(local, full)
+        self._names[local] = full if known == full else None
 
     def qualify(self, parts: list[str]) -> tuple[list[str], int] | None:
         """Full dotted parts of a chain, and how many of them the bound base name stands for."""

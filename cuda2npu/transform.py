@@ -45,7 +45,8 @@ class RuleIndex:
             elif rule.kind == "call":
                 self.calls.setdefault(rule.get("match"), rule)
             elif rule.kind == "argument":
-                self.arguments.setdefault(rule.get("match"), []).append(rule)
+                for old, _ in rule.pairs():
+                    self.arguments.setdefault(old, []).append(rule)
             elif rule.kind == "attribute":
                 self.attributes.setdefault(rule.get("match"), rule)
             elif rule.kind == "string":
@@ -200,11 +201,18 @@ class Migrator(cst.CSTTransformer):
         rule, new = hit.value
         name = ".".join(full)
         if new is None:
-            if not (hit.size == len(full) and self.index.symbols.has_children(hit.key)):
+            if not self.index.symbols.has_children(name):  # a container: its references decide
                 self._finding(node, rule, _format(rule.get("message"), name=name))
             return None
         target = new.split(".") + full[hit.size:]
+        if rule.get("importable") is False:
+            self._finding(node, rule, f"{name} cannot be imported from its twin {'.'.join(target)}: "
+                          "import the module and use the attribute")
+            return None
         self._edit(node, rule, f"{name} -> {'.'.join(target)}")
+        module, replace = rule.get("module"), rule.get("replace").split(".")
+        if module and target[:len(replace)] == replace:
+            target = module.split(".") + target[len(replace):]  # the importable spelling
         return target
 
     def leave_Import(self, original: cst.Import, updated: cst.Import) -> cst.Import:
@@ -272,7 +280,7 @@ class Migrator(cst.CSTTransformer):
             if rule is not None:
                 self._swap(node, rule, name, plan)
             for rule in self.index.arguments.get(name, ()):
-                self._keywords(node, rule, plan)
+                self._keywords(node, rule, name, plan)
         if isinstance(node.func, cst.Attribute):
             rule = self.index.attributes.get(node.func.attr.value)
             if rule is not None and rule.get("call") and not self._is_module(node.func.value):
@@ -309,12 +317,16 @@ class Migrator(cst.CSTTransformer):
         plan.func = self._write(replace).with_changes(lpar=node.func.lpar, rpar=node.func.rpar)
         self._edit(node, rule, f"{name}(...) -> {replace}(...)")
 
-    def _keywords(self, node: cst.Call, rule: Rule, plan: _CallPlan) -> None:
+    def _keywords(self, node: cst.Call, rule: Rule, name: str, plan: _CallPlan) -> None:
+        renames, unsupported = rule.get("rename", {}), rule.get("unsupported", [])
         for arg in node.args:
-            new = rule.get("rename").get(arg.keyword.value) if arg.keyword is not None else None
-            if new is not None:
-                plan.renames[arg.keyword.value] = new
-                self._edit(arg.keyword, rule, f"{arg.keyword.value}= -> {new}=")
+            keyword = arg.keyword.value if arg.keyword is not None else None
+            if keyword in renames:
+                plan.renames[keyword] = renames[keyword]
+                self._edit(arg.keyword, rule, f"{keyword}= -> {renames[keyword]}=")
+            elif keyword in unsupported:
+                message = rule.get("message") or "{name}() on the target does not accept {keyword}="
+                self._finding(arg.keyword, rule, _format(message, name=name, keyword=keyword))
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
         plan = self._calls.get(id(original))

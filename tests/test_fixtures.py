@@ -1,0 +1,62 @@
+"""The realistic scripts in fixtures/gpu migrate to exactly fixtures/npu, through the CLI."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cuda2npu.cli import main
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+NAMES = sorted(p.name for p in (FIXTURES / "gpu").glob("*.py"))
+
+
+def test_enough_fixtures():
+    assert len(NAMES) >= 8
+    assert NAMES == sorted(p.name for p in (FIXTURES / "npu").glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory):
+    """One in-place CLI run over a copy of every fixture."""
+    tree = tmp_path_factory.mktemp("port") / "gpu"
+    shutil.copytree(FIXTURES / "gpu", tree)
+    result = CliRunner().invoke(main, ["migrate", "--jobs", "1", str(tree)])
+    assert result.exit_code == 0, result.output
+    return tree
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fixture_migrates_exactly(migrated, name):
+    assert (migrated / name).read_bytes() == (FIXTURES / "npu" / name).read_bytes()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_expected_output_is_stable(name, tmp_path):
+    """A second run over the expected output changes nothing."""
+    target = tmp_path / name
+    shutil.copy(FIXTURES / "npu" / name, target)
+    result = CliRunner().invoke(main, ["migrate", "--check", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes() == (FIXTURES / "npu" / name).read_bytes()
+
+
+def test_file_without_cuda_is_untouched(tmp_path):
+    source = FIXTURES / "gpu" / "no_cuda_utils.py"
+    target = tmp_path / source.name
+    shutil.copy2(source, target)
+    before = target.stat()
+    result = CliRunner().invoke(main, ["migrate", str(target)])
+    assert result.exit_code == 0
+    assert target.read_bytes() == source.read_bytes()
+    assert target.stat().st_mtime_ns == before.st_mtime_ns
+    assert target.stat().st_ino == before.st_ino
+
+
+def test_out_dir_mirrors_the_tree_and_leaves_inputs(tmp_path):
+    out = tmp_path / "ported"
+    result = CliRunner().invoke(main, ["migrate", "--out-dir", str(out), str(FIXTURES / "gpu")])
+    assert result.exit_code == 0, result.output
+    for name in NAMES:
+        assert (out / name).read_bytes() == (FIXTURES / "npu" / name).read_bytes()

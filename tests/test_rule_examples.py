@@ -1,0 +1,35 @@
+"""Every inline example of every built-in rule, run with that rule alone."""
+
+import ast
+
+import pytest
+
+from cuda2npu.engine import Engine
+from cuda2npu.rulebook import RuleBook, load_rulebook
+
+BOOK = load_rulebook()
+CASES = [pytest.param(rule, n, example, id=f"{rule.id}-{n}")
+         for rule in BOOK for n, example in enumerate(rule.examples, 1)]
+
+
+def test_every_rule_has_an_example():
+    assert [r.id for r in BOOK if not r.examples] == []
+
+
+@pytest.mark.parametrize(("rule", "n", "example"), CASES)
+def test_example(rule, n, example):
+    # An import rule acts only alongside rules that edit: its examples run with the whole book.
+    engine = Engine(BOOK if rule.kind == "import" else RuleBook((rule,), BOOK.target))
+    result = engine.migrate(example.before)
+    assert result.code == example.after
+    assert len([f for f in result.findings if f.rule == rule.id]) == example.findings
+    ast.parse(result.code)
+    assert engine.migrate(result.code).code == result.code, "a second run must change nothing"
+
+
+@pytest.mark.parametrize(("rule", "n", "example"), CASES)
+def test_example_with_all_rules_is_idempotent(rule, n, example):
+    engine = Engine(BOOK)
+    once = engine.migrate(example.before).code
+    ast.parse(once)
+    assert engine.migrate(once).code == once
