@@ -83,13 +83,13 @@ class Engine:
             return Migration(source, source)
         anchor = None
         if any(s.severity is None for s in sites):
-            new, anchor = self._ensure_imports(new, module, migrator)
+            new, anchor = self._ensure_imports(new, migrator)
         code = new.code
         if code != source:
             _check_parses(code, source, sites)
         return self._result(source, code, module, sites, anchor)
 
-    def _ensure_imports(self, new: cst.Module, old: cst.Module, migrator: Migrator):
+    def _ensure_imports(self, new: cst.Module, migrator: Migrator):
         """Add the imports that edits need: names written in full, then each import rule's module."""
         modules = list(migrator.needed)
         rules: list[Rule | None] = [None] * len(modules)
@@ -102,16 +102,18 @@ class Engine:
                 rules.append(rule)
         if not modules:
             return new, None
-        after = self.index.imports[0].get("after") if self.index.imports else None
         lines = [cst.SimpleStatementLine([cst.Import([cst.ImportAlias(build_dotted(m))])]) for m in modules]
-        anchor_new, anchor_old = _anchor(new, after), _anchor(old, after)
-        if anchor_new is None:
+        anchor = migrator.anchor
+        if anchor is None:
             at = _top_of_imports(new)
-            new = new.with_changes(body=[*new.body[:at], *lines, *new.body[at:]])
+        elif not anchor.nested:
+            at = next(i for i, stmt in enumerate(new.body) if stmt is anchor.new) + 1
         else:
-            new = new.deep_replace(anchor_new, cst.FlattenSentinel([anchor_new, *lines]))
-        anchor = (anchor_old, [(r, m) for r, m in zip(rules, modules) if r is not None])
-        return new, anchor
+            new = new.deep_replace(anchor.new, cst.FlattenSentinel([anchor.new, *lines]))
+        if anchor is None or not anchor.nested:
+            new = new.with_changes(body=[*new.body[:at], *lines, *new.body[at:]])
+        added = [(r, m) for r, m in zip(rules, modules) if r is not None]
+        return new, (anchor.original if anchor else None, added)
 
     def _result(self, source: str, code: str, module: cst.Module, sites: list[Site], anchor) -> Migration:
         positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
@@ -128,40 +130,6 @@ class Engine:
             edits += [Edit(rule.id, line, 1, f"import {module_name}") for rule, module_name in added]
         key = lambda item: (item.line, item.col)  # noqa: E731
         return Migration(source, code, sorted(edits, key=key), sorted(findings, key=key))
-
-
-def _anchor(module: cst.Module, root: str | None) -> cst.SimpleStatementLine | None:
-    """The first statement importing ``root`` (any import if None): at module level, else in a block."""
-
-    def imports_root(line: cst.SimpleStatementLine) -> bool:
-        return any(root is None or m == root or m.startswith(root + ".")
-                   for s in line.body for m in import_roots(s))
-
-    for stmt in module.body:
-        if isinstance(stmt, cst.SimpleStatementLine) and imports_root(stmt):
-            return stmt
-    stack = list(reversed(module.body))
-    while stack:
-        stmt = stack.pop()
-        if isinstance(stmt, cst.SimpleStatementLine):
-            if imports_root(stmt):
-                return stmt
-        elif not isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
-            stack.extend(reversed(_blocks(stmt)))
-    return None
-
-
-def _blocks(node: cst.CSTNode) -> list[cst.CSTNode]:
-    """The statements directly inside a compound statement's blocks (``elif`` as a statement)."""
-    out: list[cst.CSTNode] = []
-    for child in node.children:
-        if isinstance(child, cst.IndentedBlock):
-            out.extend(child.body)
-        elif isinstance(child, cst.If):
-            out.append(child)
-        elif isinstance(child, (cst.Else, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally)):
-            out.extend(_blocks(child))
-    return out
 
 
 def _top_of_imports(module: cst.Module) -> int:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from .rulebook import Rule, RuleBook
-from .symbols import Bindings, PrefixIndex, build_dotted, dotted
+from .symbols import Bindings, PrefixIndex, build_dotted, dotted, import_roots
 
 # Index forms a device string may carry after "<device>:": a number, a %-placeholder, a {field}.
 _DEVICE_SUFFIX = r"(?::(?:\d+|%[dis]|\{[^{}]*\})?)?"
@@ -37,6 +37,7 @@ class RuleIndex:
         self.strings: dict[str, Rule] = {}
         self.device_strings: list[tuple[Rule, re.Pattern[str]]] = []
         self.imports = book.of_kind("import")
+        self.anchor_root = self.imports[0].get("after") if self.imports else None
         triggers: set[str] = set()
         for rule in book:
             if rule.kind in ("rename", "report"):
@@ -76,6 +77,15 @@ class RuleIndex:
 
 
 @dataclass
+class Anchor:
+    """The first statement importing the anchor module: as read, and as written."""
+
+    original: cst.SimpleStatementLine
+    new: cst.SimpleStatementLine
+    nested: bool
+
+
+@dataclass
 class _CallPlan:
     func: cst.BaseExpression | None = None
     drop: set[int] = field(default_factory=set)
@@ -105,6 +115,9 @@ class Migrator(cst.CSTTransformer):
         self._chains: dict[int, cst.BaseExpression] = {}
         self._calls: dict[int, _CallPlan] = {}
         self._splits: dict[int, list[cst.ImportFrom]] = {}
+        self._defs = 0
+        self._depth = 0
+        self.anchor: Anchor | None = None  # where new imports go
 
     # -- recording -------------------------------------------------------------------------
     def _edit(self, node: cst.CSTNode, rule: Rule, message: str) -> None:
@@ -193,6 +206,12 @@ class Migrator(cst.CSTTransformer):
         return updated
 
     # -- imports ---------------------------------------------------------------------------
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False  # handled whole in leave_Import
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False  # handled whole in leave_ImportFrom
+
     def _import_target(self, node: cst.CSTNode, full: list[str]) -> list[str] | None:
         """The new dotted parts for an imported name, recording the edit or finding."""
         hit = self.index.symbols.longest(full)
@@ -252,8 +271,39 @@ class Migrator(cst.CSTTransformer):
         ]
         return updated
 
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._defs += 1
+
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+        self._defs -= 1
+        return updated
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._defs += 1
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
+        self._defs -= 1
+        return updated
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._depth += 1
+
+    def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
+        self._depth -= 1
+        return updated
+
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine,
                                   updated: cst.SimpleStatementLine):
+        result = self._split_line(original, updated)
+        if not self._defs and (self.anchor is None or (self.anchor.nested and not self._depth)):
+            root = self.index.anchor_root
+            if any(root is None or m == root or m.startswith(root + ".")
+                   for stmt in original.body for m in import_roots(stmt)):
+                last = result.nodes[-1] if isinstance(result, cst.FlattenSentinel) else result
+                self.anchor = Anchor(original, last, nested=bool(self._depth))
+        return result
+
+    def _split_line(self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine):
         if not any(id(s) in self._splits for s in original.body):
             return updated
         body: list[cst.BaseSmallStatement] = []
@@ -371,11 +421,21 @@ def _fix_commas(aliases: list[cst.ImportAlias]) -> list[cst.ImportAlias]:
             for i, a in enumerate(aliases)]
 
 
+def _last_comma(own, last):
+    """The comma of an argument that becomes last: the dropped last one's, keeping own comments."""
+    if (isinstance(own, cst.Comma) and isinstance(last, cst.Comma)
+            and isinstance(own.whitespace_after, cst.ParenthesizedWhitespace)
+            and isinstance(last.whitespace_after, cst.ParenthesizedWhitespace)):
+        return own.with_changes(whitespace_after=own.whitespace_after.with_changes(
+            last_line=last.whitespace_after.last_line, indent=last.whitespace_after.indent))
+    return last
+
+
 def _rewrite_args(args: list[cst.Arg], plan: _CallPlan) -> list[cst.Arg]:
     """Drop, insert and rename keyword arguments, keeping the call's comma layout."""
     kept = [a for i, a in enumerate(args) if i not in plan.drop]
     if kept and args and kept[-1] is not args[-1]:
-        kept[-1] = kept[-1].with_changes(comma=args[-1].comma)
+        kept[-1] = kept[-1].with_changes(comma=_last_comma(kept[-1].comma, args[-1].comma))
     for name, value in plan.inserts:
         last = max((i for i, a in enumerate(kept) if a.keyword is None and not a.star), default=-1)
         new = cst.Arg(value=cst.parse_expression(value), keyword=cst.Name(name),

@@ -1,0 +1,415 @@
+"""Each rule kind on the cases that matter, with exact expected output."""
+
+import textwrap
+
+import pytest
+
+from cuda2npu.engine import Engine
+from cuda2npu.rulebook import load_rulebook
+
+ENGINE = Engine(load_rulebook())
+
+
+def migrate(source: str):
+    return ENGINE.migrate(textwrap.dedent(source))
+
+
+def check(before: str, after: str) -> None:
+    result = migrate(before)
+    assert result.code == textwrap.dedent(after)
+    assert ENGINE.migrate(result.code).code == result.code
+
+
+# -- import torch_npu -----------------------------------------------------------------------
+
+def test_import_goes_after_first_torch_import_once():
+    check('''\
+        """Train."""
+        from __future__ import annotations
+        import os
+        import torch.nn as nn  # first torch import
+        import torch
+
+        x = torch.ones(1).cuda()
+        y = torch.ones(1).cuda()
+        ''', '''\
+        """Train."""
+        from __future__ import annotations
+        import os
+        import torch.nn as nn  # first torch import
+        import torch_npu
+        import torch
+
+        x = torch.ones(1).npu()
+        y = torch.ones(1).npu()
+        ''')
+
+
+def test_import_not_duplicated_when_present():
+    check('''\
+        import torch
+        import torch_npu  # already there
+        x = torch.ones(1).cuda()
+        ''', '''\
+        import torch
+        import torch_npu  # already there
+        x = torch.ones(1).npu()
+        ''')
+
+
+def test_import_inside_try_block_when_torch_only_imported_there():
+    check('''\
+        try:
+            import torch
+        except ImportError:
+            torch = None
+
+        def f(x):
+            return x.cuda()
+        ''', '''\
+        try:
+            import torch
+            import torch_npu
+        except ImportError:
+            torch = None
+
+        def f(x):
+            return x.npu()
+        ''')
+
+
+def test_import_without_torch_import_goes_after_docstring():
+    check('''\
+        """Helpers."""
+
+        def f(x):
+            return x.cuda()
+        ''', '''\
+        """Helpers."""
+        import torch_npu
+
+        def f(x):
+            return x.npu()
+        ''')
+
+
+def test_no_edit_no_import():
+    source = "import torch\nprint(torch.version.cuda)  # cuda\n"
+    result = migrate(source)
+    assert result.code == source and not result.edits and not result.findings
+
+
+# -- strings --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("before", "after"), [
+    ('d = "cuda"', 'd = "npu"'),
+    ("d = 'cuda:1'", "d = 'npu:1'"),
+    ('d = r"cuda"', 'd = r"npu"'),
+    ('d = f"cuda:{rank}"', 'd = f"npu:{rank}"'),
+    ('d = f"cuda:{rank}" if x else "cpu"', 'd = f"npu:{rank}" if x else "cpu"'),
+    ('d = "cuda:%d" % i', 'd = "npu:%d" % i'),
+    ('d = "cuda:{}".format(i)', 'd = "npu:{}".format(i)'),
+    ('d = "cuda:" + str(i)', 'd = "npu:" + str(i)'),
+    ('ok = device.type == "cuda"', 'ok = device.type == "npu"'),
+    ('choices = ["cuda", "cpu"]', 'choices = ["npu", "cpu"]'),
+    ('m = {"cuda": 1, "cpu": 2}', 'm = {"npu": 1, "cpu": 2}'),
+    ('b = "nccl"', 'b = "hccl"'),
+])
+def test_device_and_backend_strings(before, after):
+    result = migrate(before + "\n")
+    assert result.code.splitlines()[-1] == after
+
+
+@pytest.mark.parametrize("source", [
+    'msg = "CUDA is not available"',
+    'msg = "cuda is not available"',
+    'msg = f"running on cuda {x}"',
+    'key = "cuda_rng_state"',
+    'b = b"cuda"',
+    'x = "cudas"',
+    'def f():\n    """Runs on cuda."""\n',
+    'parser.add_argument("--no-cuda", action="store_true")',
+])
+def test_other_strings_unchanged(source):
+    assert migrate(source + "\n").code == source + "\n"
+
+
+# -- attributes -----------------------------------------------------------------------------
+
+def test_cuda_method_and_is_cuda():
+    check('''\
+        import torch
+        import numba.cuda
+        import cupy as cp
+        fn = lambda storage, loc: storage.cuda(args.gpu)
+        model = Net().cuda()
+        if t.is_cuda and args.cuda and use_cuda:
+            dev = cp.cuda.Device(0)
+            ok = numba.cuda.is_available()
+        ''', '''\
+        import torch
+        import torch_npu
+        import numba.cuda
+        import cupy as cp
+        fn = lambda storage, loc: storage.npu(args.gpu)
+        model = Net().npu()
+        if t.is_npu and args.cuda and use_cuda:
+            dev = cp.cuda.Device(0)
+            ok = numba.cuda.is_available()
+        ''')
+
+
+def test_to_device_never_wrapped():
+    source = "import torch\nx = x.to(device)\ny = y.to(0)\n"
+    assert migrate(source).code == source
+
+
+# -- rename through imports and aliases -----------------------------------------------------
+
+def test_alias_spelling_kept_everywhere():
+    check('''\
+        import torch as th
+
+        @th.cuda.amp.custom_fwd
+        def f(s: th.cuda.Stream) -> th.cuda.Event:
+            with th.cuda.stream(s):
+                print(f"{th.cuda.device_count()}")
+            return getattr(th.cuda.amp, "autocast")
+        ''', '''\
+        import torch as th
+        import torch_npu
+
+        @th.npu.amp.custom_fwd
+        def f(s: th.npu.Stream) -> th.npu.Event:
+            with th.npu.stream(s):
+                print(f"{th.npu.device_count()}")
+            return getattr(th.npu.amp, "autocast")
+        ''')
+
+
+def test_from_imports_are_redirected_and_names_kept():
+    check('''\
+        from torch.cuda.amp import autocast, GradScaler
+        from torch.cuda import amp
+        import torch.cuda.amp as cuda_amp
+        with autocast():
+            s = GradScaler()
+            t = amp.GradScaler()
+            u = cuda_amp.autocast()
+        ''', '''\
+        from torch_npu.npu.amp import autocast, GradScaler
+        import torch_npu
+        from torch_npu.npu import amp
+        import torch_npu.npu.amp as cuda_amp
+        with autocast():
+            s = GradScaler()
+            t = amp.GradScaler()
+            u = cuda_amp.autocast()
+        ''')
+
+
+def test_mixed_from_import_is_split():
+    result = migrate('''\
+        import torch
+        from torch.cuda import Stream, cudart, CUDAGraph  # streams
+        ''')
+    assert result.code == textwrap.dedent('''\
+        import torch
+        import torch_npu
+        from torch_npu.npu import Stream, NPUGraph as CUDAGraph  # streams
+        from torch.cuda import cudart
+        ''')
+    assert [f.rule for f in result.findings] == ["NPU291"]
+
+
+def test_module_imported_under_another_name():
+    check('''\
+        from torch import cuda
+        cuda.synchronize()
+        ''', '''\
+        from torch import cuda
+        import torch
+        import torch_npu
+        torch.npu.synchronize()
+        ''')
+
+
+def test_no_twin_is_reported_not_renamed():
+    result = migrate('''\
+        import torch
+        torch.cuda.cudart().cudaProfilerStart()
+        archs = torch.cuda.get_arch_list()
+        t = torch.cuda.temperature()
+        ''')
+    assert "torch.cuda.cudart()" in result.code and "torch.cuda.get_arch_list()" in result.code
+    assert [(f.rule, f.line) for f in result.findings] == [("NPU291", 2), ("NPU291", 3), ("NPU299", 4)]
+    assert not result.changed
+
+
+def test_nvtx_to_mstx_and_keyword_rename():
+    check('''\
+        import torch
+        torch.cuda.nvtx.range_push(msg="fwd")
+        torch.cuda.nvtx.range_pop()
+        ''', '''\
+        import torch
+        import torch_npu
+        torch.npu.mstx.range_push(message="fwd")
+        torch.npu.mstx.range_pop()
+        ''')
+
+
+def test_device_name_keyword():
+    check('''\
+        import torch
+        n = torch.cuda.get_device_name(device=0)
+        m = torch.cuda.get_device_name(0)
+        ''', '''\
+        import torch
+        import torch_npu
+        n = torch.npu.get_device_name(device_name=0)
+        m = torch.npu.get_device_name(0)
+        ''')
+
+
+def test_distributed():
+    check('''\
+        import torch.distributed as dist
+        backend = "nccl" if dist.is_nccl_available() else "gloo"
+        dist.init_process_group(backend=backend)
+        ''', '''\
+        import torch.distributed as dist
+        import torch_npu
+        backend = "hccl" if dist.is_hccl_available() else "gloo"
+        dist.init_process_group(backend=backend)
+        ''')
+
+
+def test_environment():
+    check('''\
+        import os
+        os.environ["CUDA_VISIBLE_DEVICES"] = "0"
+        v = os.environ.get("CUDA_VISIBLE_DEVICES")
+        ''', '''\
+        import torch_npu
+        import os
+        os.environ["ASCEND_RT_VISIBLE_DEVICES"] = "0"
+        v = os.environ.get("ASCEND_RT_VISIBLE_DEVICES")
+        ''')
+
+
+# -- optimizers -----------------------------------------------------------------------------
+
+def test_optimizer_spellings():
+    check('''\
+        import torch
+        from torch import optim
+        from torch.optim import AdamW
+        a = torch.optim.AdamW(params, lr=1e-3, foreach=True, weight_decay=0.1)
+        b = optim.AdamW(params, fused=True)
+        c = AdamW(params)
+        d = optim.SGD(params, 0.1)
+        ''', '''\
+        import torch
+        import torch_npu
+        from torch import optim
+        from torch.optim import AdamW
+        a = torch_npu.optim.NpuFusedAdamW(params, lr=1e-3, weight_decay=0.1)
+        b = torch_npu.optim.NpuFusedAdamW(params)
+        c = torch_npu.optim.NpuFusedAdamW(params)
+        d = torch_npu.optim.NpuFusedSGD(params, 0.1)
+        ''')
+
+
+def test_optimizer_multiline_call_keeps_layout():
+    check('''\
+        import torch
+        opt = torch.optim.SGD(
+            model.parameters(),
+            momentum=0.9,  # heavy ball
+            fused=True,
+        )
+        ''', '''\
+        import torch
+        import torch_npu
+        opt = torch_npu.optim.NpuFusedSGD(
+            model.parameters(),
+            lr=0.001,
+            momentum=0.9,  # heavy ball
+        )
+        ''')
+
+
+@pytest.mark.parametrize("call", [
+    "torch.optim.AdamW(params, **kwargs)",
+    "torch.optim.AdamW(params, maximize=True)",
+    "torch.optim.Adam(params, capturable=flag)",
+    "torch.optim.SGD(params, lr=0.1, differentiable=True)",
+])
+def test_optimizer_kept_and_reported(call):
+    source = f"import torch\nopt = {call}\n"
+    result = migrate(source)
+    assert result.code == source
+    assert len(result.findings) == 1 and result.findings[0].rule.startswith("NPU30")
+
+
+def test_optimizer_reference_is_not_a_call():
+    source = "import torch\nok = isinstance(o, torch.optim.AdamW)\ncls = torch.optim.AdamW\n"
+    assert migrate(source).code == source
+
+
+# -- code that already dispatches to NPU ----------------------------------------------------
+
+def test_npu_aware_constructs_left_alone():
+    check('''\
+        import torch
+        if is_torch_npu_available():
+            torch.npu.synchronize()
+        elif torch.cuda.is_available():
+            torch.cuda.synchronize()
+        else:
+            x = "cuda"
+        dev = "npu" if is_torch_npu_available() else "cuda"
+        table = {"npu": torch.npu.synchronize, "cuda": torch.cuda.synchronize}
+        if torch.cuda.is_available():
+            y = "cuda"
+        ''', '''\
+        import torch
+        import torch_npu
+        if is_torch_npu_available():
+            torch.npu.synchronize()
+        elif torch.cuda.is_available():
+            torch.cuda.synchronize()
+        else:
+            x = "cuda"
+        dev = "npu" if is_torch_npu_available() else "cuda"
+        table = {"npu": torch.npu.synchronize, "cuda": torch.cuda.synchronize}
+        if torch.npu.is_available():
+            y = "npu"
+        ''')
+
+
+def test_word_npu_inside_other_words_does_not_count():
+    check('''\
+        import torch
+        if input is not None:
+            torch.cuda.synchronize()
+        ''', '''\
+        import torch
+        import torch_npu
+        if input is not None:
+            torch.npu.synchronize()
+        ''')
+
+
+# -- formatting kept ------------------------------------------------------------------------
+
+def test_comments_blank_lines_and_crlf_kept():
+    source = "import torch\r\n\r\n# use the GPU\r\nx = t.cuda()  # move\r\n"
+    result = ENGINE.migrate(source)
+    assert result.code == "import torch\r\nimport torch_npu\r\n\r\n# use the GPU\r\nx = t.npu()  # move\r\n"
+
+
+def test_positions_are_one_based():
+    result = migrate("import torch\nx = torch.cuda.synchronize()\n")
+    assert [(e.rule, e.line, e.col) for e in result.edits] == [("NPU001", 2, 1), ("NPU201", 2, 5)]
