@@ -28,8 +28,8 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rename": (("match", "replace"), ("members", "message", "module", "importable")),
     "report": (("match", "message"), ("members",)),
     "attribute": (("match", "replace"), ("call",)),
-    "string": (("match", "replace"), ("device",)),
-    "call": (("match", "replace"), ("drop", "unsupported", "defaults", "message")),
+    "string": (("match",), ("replace", "device", "prefix", "message")),
+    "call": (("match", "replace"), ("drop", "unsupported", "defaults", "max_positional", "message")),
     "argument": (("match",), ("members", "rename", "unsupported", "message")),
     "import": (("module", "after"), ()),
 }
@@ -74,6 +74,11 @@ class Rule:
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.spec.get(name, default)
+
+    def matches(self) -> list[str]:
+        """The literal values a string rule matches."""
+        match = self.spec["match"]
+        return list(match) if isinstance(match, list) else [match]
 
     def pairs(self) -> list[tuple[str, str | None]]:
         """``(old dotted name, new dotted name or None)`` for symbol kinds, members expanded."""
@@ -242,12 +247,16 @@ def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
             if not (isinstance(spec[name], str) and _IDENT.match(spec[name])):
                 raise fail(name, f"must be an identifier, got {spec[name]!r}")
     if kind == "string":
-        for name in ("match", "replace"):
-            if not isinstance(spec[name], str):
-                raise fail(name, "must be text")
+        words = spec["match"] if isinstance(spec["match"], list) else [spec["match"]]
+        if not words or not all(isinstance(w, str) and w for w in words):
+            raise fail("match", "must be text or a list of texts")
+        if "replace" in spec and not isinstance(spec["replace"], str):
+            raise fail("replace", "must be text")
+        if "replace" not in spec and "message" not in spec:
+            raise fail("message", "a string rule without 'replace' reports: it needs a message")
     if kind == "argument" and not ("rename" in spec or "unsupported" in spec):
         raise fail("rename", "an argument rule needs 'rename' or 'unsupported'")
-    for name in ("call", "device", "importable"):
+    for name in ("call", "device", "prefix", "importable"):
         if name in spec and not isinstance(spec[name], bool):
             raise fail(name, "must be true or false")
     for name in ("message",):
@@ -255,9 +264,14 @@ def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
             raise fail(name, "must be text")
     if "members" in spec:
         _check_members(spec["members"], has_replace=kind == "rename", fail=fail)
-    for name in ("drop", "unsupported"):
-        if name in spec and not _is_ident_list(spec[name]):
-            raise fail(name, "must be a list of keyword names")
+    if "drop" in spec and not _is_ident_list(spec["drop"]):
+        raise fail("drop", "must be a list of keyword names")
+    if "unsupported" in spec:
+        spec["unsupported"] = _keyword_defaults(spec["unsupported"], fail)
+    if "max_positional" in spec and not (isinstance(spec["max_positional"], int)
+                                         and not isinstance(spec["max_positional"], bool)
+                                         and spec["max_positional"] >= 0):
+        raise fail("max_positional", "must be a whole number")
     if "rename" in spec:
         mapping = spec["rename"]
         if not (isinstance(mapping, dict) and mapping
@@ -266,6 +280,23 @@ def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
             raise fail("rename", "must map keyword names to keyword names")
     if "defaults" in spec:
         _check_defaults(spec["defaults"], fail)
+
+
+def _keyword_defaults(value: Any, fail) -> dict[str, str]:
+    """``{keyword: default}`` with YAML scalars turned into Python source text."""
+    if not isinstance(value, dict) or not value:
+        raise fail("unsupported", "must map keyword names to their default values")
+    out = {}
+    for key, default in value.items():
+        if not (isinstance(key, str) and _IDENT.match(key)):
+            raise fail("unsupported", f"invalid keyword {key!r}")
+        text = default if isinstance(default, str) else repr(default)
+        try:
+            ast.parse(text, mode="eval")
+        except SyntaxError:
+            raise fail("unsupported", f"default of {key} is not a Python expression: {text!r}") from None
+        out[key] = text
+    return out
 
 
 def _is_ident_list(value: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 
@@ -35,7 +36,7 @@ class RuleIndex:
         self.arguments: dict[str, list[Rule]] = {}
         self.attributes: dict[str, Rule] = {}
         self.strings: dict[str, Rule] = {}
-        self.device_strings: list[tuple[Rule, re.Pattern[str]]] = []
+        self.string_patterns: list[tuple[Rule, str, re.Pattern[str]]] = []
         self.imports = book.of_kind("import")
         self.anchor_root = self.imports[0].get("after") if self.imports else None
         triggers: set[str] = set()
@@ -51,12 +52,18 @@ class RuleIndex:
             elif rule.kind == "attribute":
                 self.attributes.setdefault(rule.get("match"), rule)
             elif rule.kind == "string":
-                if rule.get("device"):
-                    pattern = re.compile(re.escape(rule.get("match")) + _DEVICE_SUFFIX)
-                    self.device_strings.append((rule, pattern))
-                else:
-                    self.strings.setdefault(rule.get("match"), rule)
-            if rule.kind != "import":
+                for word in rule.matches():
+                    if rule.get("device"):
+                        pattern = re.compile(re.escape(word) + _DEVICE_SUFFIX)
+                    elif rule.get("prefix"):
+                        pattern = re.compile(re.escape(word) + r"(?: .*)?", re.S)
+                    else:
+                        self.strings.setdefault(word, rule)
+                        continue
+                    self.string_patterns.append((rule, word, pattern))
+            if rule.kind == "string":
+                triggers.update(rule.matches())
+            elif rule.kind != "import":
                 triggers.add(rule.get("match").split(".")[-1])
         self.triggers = tuple(sorted(triggers))
         self.aware = re.compile(rf"(?<![A-Za-z0-9]){re.escape(book.target)}(?![A-Za-z0-9])", re.I)
@@ -65,14 +72,15 @@ class RuleIndex:
         """Whether any rule could act on ``source``: a file without a trigger is never parsed."""
         return any(t in source for t in self.triggers)
 
-    def string(self, text: str) -> tuple[Rule, str] | None:
-        """The rule and new text for a string literal's content, if a string rule matches."""
+    def string(self, text: str) -> tuple[Rule, str, str | None] | None:
+        """For a string literal's content: the rule, the word it matched and the new text (None: report)."""
         rule = self.strings.get(text)
         if rule is not None:
-            return rule, rule.get("replace")
-        for rule, pattern in self.device_strings:
+            return rule, text, rule.get("replace")
+        for rule, word, pattern in self.string_patterns:
             if pattern.fullmatch(text):
-                return rule, rule.get("replace") + text[len(rule.get("match")):]
+                replace = rule.get("replace")
+                return rule, word, None if replace is None else replace + text[len(word):]
         return None
 
 
@@ -93,8 +101,28 @@ class _CallPlan:
     renames: dict[str, str] = field(default_factory=dict)
 
 
-def _is_false(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.Name) and node.value == "False"
+def _same_value(node: cst.BaseExpression, default: str) -> bool:
+    """Whether an argument is literally the given default (source text)."""
+    code = _EMPTY_CODE.code_for_node(node).strip()
+    if code == default:
+        return True
+    try:
+        mine, theirs = ast.literal_eval(code), ast.literal_eval(default)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return False
+    return type(mine) is type(theirs) and mine == theirs
+
+
+def _unsupported(node: cst.Call, unsupported: dict[str, str]) -> tuple[set[int], list[str]]:
+    """Keywords the target lacks: indices passed at their default (safe to drop), names passed otherwise."""
+    safe, kept = set(), []
+    for i, arg in enumerate(node.args):
+        if arg.keyword is not None and arg.keyword.value in unsupported:
+            if _same_value(arg.value, unsupported[arg.keyword.value]):
+                safe.add(i)
+            else:
+                kept.append(arg.keyword.value)
+    return safe, kept
 
 
 def _format(template: str, **values: str) -> str:
@@ -342,22 +370,22 @@ class Migrator(cst.CSTTransformer):
 
     def _swap(self, node: cst.Call, rule: Rule, name: str, plan: _CallPlan) -> None:
         replace = rule.get("replace")
-        unsupported = rule.get("unsupported", [])
+        safe, kept = _unsupported(node, rule.get("unsupported", {}))
+        limit = rule.get("max_positional")
+        positional = sum(1 for a in node.args if a.keyword is None and not a.star)
         reason = ""
         if any(a.star == "**" for a in node.args):
             reason = "it passes **kwargs"
-        else:
-            bad = [a.keyword.value for a in node.args
-                   if a.keyword is not None and a.keyword.value in unsupported and not _is_false(a.value)]
-            if bad:
-                reason = f"{replace} does not accept {', '.join(f'{k}=' for k in bad)}"
+        elif kept:
+            reason = f"{replace} does not accept {', '.join(f'{k}=' for k in kept)}"
+        elif limit is not None and positional > limit:
+            reason = f"{replace} orders its arguments differently after the first {limit}"
         if reason:
             message = rule.get("message") or "{name} left as is: {reason}; swap it for {replace} by hand"
             self._finding(node, rule, _format(message, name=name, replace=replace, reason=reason))
             return
-        dropped = set(rule.get("drop", [])) | set(unsupported)
-        plan.drop = {i for i, a in enumerate(node.args) if a.keyword is not None and a.keyword.value in dropped}
-        positional = sum(1 for a in node.args if a.keyword is None and not a.star)
+        dropped = set(rule.get("drop", []))
+        plan.drop = safe | {i for i, a in enumerate(node.args) if a.keyword is not None and a.keyword.value in dropped}
         keywords = {a.keyword.value for a in node.args if a.keyword is not None}
         starred = any(a.star == "*" for a in node.args)
         for default in rule.get("defaults", []):
@@ -368,13 +396,17 @@ class Migrator(cst.CSTTransformer):
         self._edit(node, rule, f"{name}(...) -> {replace}(...)")
 
     def _keywords(self, node: cst.Call, rule: Rule, name: str, plan: _CallPlan) -> None:
-        renames, unsupported = rule.get("rename", {}), rule.get("unsupported", [])
-        for arg in node.args:
+        renames = rule.get("rename", {})
+        safe, kept = _unsupported(node, rule.get("unsupported", {}))
+        for i, arg in enumerate(node.args):
             keyword = arg.keyword.value if arg.keyword is not None else None
             if keyword in renames:
                 plan.renames[keyword] = renames[keyword]
                 self._edit(arg.keyword, rule, f"{keyword}= -> {renames[keyword]}=")
-            elif keyword in unsupported:
+            elif i in safe:
+                plan.drop.add(i)
+                self._edit(arg.keyword, rule, f"{keyword}= dropped (its default; the twin lacks it)")
+            elif keyword in kept:
                 message = rule.get("message") or "{name}() on the target does not accept {keyword}="
                 self._finding(arg.keyword, rule, _format(message, name=name, keyword=keyword))
 
@@ -392,9 +424,13 @@ class Migrator(cst.CSTTransformer):
         found = self.index.string(original.raw_value)
         if found is None:
             return updated
-        rule, text = found
-        self._edit(original, rule, f"{original.value} -> {original.prefix}{original.quote}{text}{original.quote}")
-        return updated.with_changes(value=f"{original.prefix}{original.quote}{text}{original.quote}")
+        rule, word, text = found
+        if text is None:
+            self._finding(original, rule, _format(rule.get("message"), name=word))
+            return updated
+        value = f"{original.prefix}{original.quote}{text}{original.quote}"
+        self._edit(original, rule, f"{original.value} -> {value}")
+        return updated.with_changes(value=value)
 
     def leave_FormattedString(self, original: cst.FormattedString,
                               updated: cst.FormattedString) -> cst.FormattedString:
@@ -403,15 +439,16 @@ class Migrator(cst.CSTTransformer):
             return updated
         shape = "".join(p.value if isinstance(p, cst.FormattedStringText) else "{}" for p in parts)
         found = self.index.string(shape)
-        if found is None:
-            return updated
-        rule, text = found
         head = parts[0].value
-        old, new = rule.get("match"), rule.get("replace")
-        if not head.startswith(old):
+        if found is None or not head.startswith(found[1]):
             return updated
-        self._edit(original, rule, f"f-string {old!r} -> {new!r}")
-        first = parts[0].with_changes(value=new + head[len(old):])
+        rule, word, text = found
+        if text is None:
+            self._finding(original, rule, _format(rule.get("message"), name=word))
+            return updated
+        new = rule.get("replace")
+        self._edit(original, rule, f"f-string {word!r} -> {new!r}")
+        first = parts[0].with_changes(value=new + head[len(word):])
         return updated.with_changes(parts=[first, *updated.parts[1:]])
 
 
