@@ -83,6 +83,8 @@ class Rule:
     def pairs(self) -> list[tuple[str, str | None]]:
         """``(old dotted name, new dotted name or None)`` for symbol kinds, members expanded."""
         match, replace = self.spec["match"], self.spec.get("replace")
+        if isinstance(match, list):  # a report over several names
+            return [(name, None) for name in match]
         members = self.spec.get("members")
         if not members:
             return [(match, replace)]
@@ -240,8 +242,12 @@ def _parse_rule(path: str, raw: Any) -> Rule:
 def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
     dotted = ("match", "replace", "module", "after") if kind not in ("attribute", "string") else ()
     for name in dotted:
-        if name in spec and not (isinstance(spec[name], str) and _DOTTED.match(spec[name])):
-            raise fail(name, f"must be a dotted name, got {spec[name]!r}")
+        value = spec.get(name)
+        if kind == "report" and name == "match" and isinstance(value, list):
+            if not value or "members" in spec or not all(isinstance(v, str) and _DOTTED.match(v) for v in value):
+                raise fail(name, "a list of dotted names (without 'members')")
+        elif name in spec and not (isinstance(value, str) and _DOTTED.match(value)):
+            raise fail(name, f"must be a dotted name, got {value!r}")
     if kind == "attribute":
         for name in ("match", "replace"):
             if not (isinstance(spec[name], str) and _IDENT.match(spec[name])):

@@ -64,7 +64,7 @@ class RuleIndex:
             if rule.kind == "string":
                 triggers.update(rule.matches())
             elif rule.kind != "import":
-                triggers.add(rule.get("match").split(".")[-1])
+                triggers.update(old.split(".")[-1] for old, _ in rule.pairs())
         self.triggers = tuple(sorted(triggers))
         self.aware = re.compile(rf"(?<![A-Za-z0-9]){re.escape(book.target)}(?![A-Za-z0-9])", re.I)
 
@@ -265,9 +265,13 @@ class Migrator(cst.CSTTransformer):
     def leave_Import(self, original: cst.Import, updated: cst.Import) -> cst.Import:
         names = list(updated.names)
         for i, alias in enumerate(original.names):
-            if alias.asname is None:
-                continue  # binds only the root package: references carry the rewrite
             full = (cst.helpers.get_full_name_for_node(alias.name) or "").split(".")
+            if alias.asname is None:
+                # Binds only the root package: references carry renames; reports are made here.
+                hit = self.index.symbols.longest(full)
+                if hit is not None and hit.value[1] is None:
+                    self._import_target(alias, full)
+                continue
             target = self._import_target(alias, full)
             if target is not None:
                 names[i] = names[i].with_changes(name=build_dotted(".".join(target)))

@@ -239,7 +239,7 @@ def test_no_twin_is_reported_not_renamed():
         import torch
         torch.cuda.cudart().cudaProfilerStart()
         archs = torch.cuda.get_arch_list()
-        t = torch.cuda.temperature()
+        t = torch.cuda.future_api()
         ''')
     assert "torch.cuda.cudart()" in result.code and "torch.cuda.get_arch_list()" in result.code
     assert [(f.rule, f.line) for f in result.findings] == [("NPU291", 2), ("NPU291", 3), ("NPU299", 4)]
