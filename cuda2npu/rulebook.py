@@ -27,7 +27,7 @@ _COMMON_OPTIONAL = ("why", "severity", "examples")
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rename": (("match", "replace"), ("members", "message", "module", "importable")),
     "report": (("match", "message"), ("members",)),
-    "attribute": (("match", "replace"), ("call",)),
+    "attribute": (("match",), ("replace", "call", "keywords", "message")),
     "string": (("match",), ("replace", "device", "prefix", "message")),
     "call": (("match", "replace"), ("drop", "unsupported", "defaults", "max_positional", "message")),
     "argument": (("match",), ("members", "rename", "unsupported", "message")),
@@ -250,8 +250,12 @@ def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
             raise fail(name, f"must be a dotted name, got {value!r}")
     if kind == "attribute":
         for name in ("match", "replace"):
-            if not (isinstance(spec[name], str) and _IDENT.match(spec[name])):
+            if name in spec and not (isinstance(spec[name], str) and _IDENT.match(spec[name])):
                 raise fail(name, f"must be an identifier, got {spec[name]!r}")
+        if "replace" not in spec and "message" not in spec:
+            raise fail("message", "an attribute rule without 'replace' reports: it needs a message")
+        if "keywords" in spec:
+            spec["keywords"] = _keyword_defaults(spec["keywords"], fail, "keywords")
     if kind == "string":
         words = spec["match"] if isinstance(spec["match"], list) else [spec["match"]]
         if not words or not all(isinstance(w, str) and w for w in words):
@@ -288,19 +292,19 @@ def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
         _check_defaults(spec["defaults"], fail)
 
 
-def _keyword_defaults(value: Any, fail) -> dict[str, str]:
-    """``{keyword: default}`` with YAML scalars turned into Python source text."""
+def _keyword_defaults(value: Any, fail, field: str = "unsupported") -> dict[str, str]:
+    """``{keyword: value}`` with YAML scalars turned into Python source text."""
     if not isinstance(value, dict) or not value:
-        raise fail("unsupported", "must map keyword names to their default values")
+        raise fail(field, "must map keyword names to values")
     out = {}
     for key, default in value.items():
         if not (isinstance(key, str) and _IDENT.match(key)):
-            raise fail("unsupported", f"invalid keyword {key!r}")
+            raise fail(field, f"invalid keyword {key!r}")
         text = default if isinstance(default, str) else repr(default)
         try:
             ast.parse(text, mode="eval")
         except SyntaxError:
-            raise fail("unsupported", f"default of {key} is not a Python expression: {text!r}") from None
+            raise fail(field, f"value of {key} is not a Python expression: {text!r}") from None
         out[key] = text
     return out
 

@@ -113,6 +113,12 @@ def _same_value(node: cst.BaseExpression, default: str) -> bool:
     return type(mine) is type(theirs) and mine == theirs
 
 
+def _passes(node: cst.Call, keywords: dict[str, str]) -> bool:
+    """Whether a call passes every one of ``keywords`` with that literal value."""
+    given = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
+    return all(k in given and _same_value(given[k], v) for k, v in keywords.items())
+
+
 def _unsupported(node: cst.Call, unsupported: dict[str, str]) -> tuple[set[int], list[str]]:
     """Keywords the target lacks: indices passed at their default (safe to drop), names passed otherwise."""
     safe, kept = set(), []
@@ -196,9 +202,16 @@ class Migrator(cst.CSTTransformer):
             return False
         rule = self.index.attributes.get(node.attr.value)
         if rule is not None and not rule.get("call") and not self._is_module(node.value):
-            self._attr_renames[id(node)] = rule.get("replace")
-            self._edit(node.attr, rule, f".{node.attr.value} -> .{rule.get('replace')}")
+            self._attribute(node, rule, called=False)
         return parts is None
+
+    def _attribute(self, node: cst.Attribute, rule: Rule, *, called: bool) -> None:
+        old, new, parens = node.attr.value, rule.get("replace"), "()" if called else ""
+        if new is None:
+            self._finding(node.attr, rule, _format(rule.get("message"), name=f".{old}{parens}"))
+        else:
+            self._attr_renames[id(node)] = new
+            self._edit(node.attr, rule, f".{old}{parens} -> .{new}{parens}")
 
     def _is_module(self, node: cst.BaseExpression) -> bool:
         parts = dotted(node)
@@ -365,9 +378,9 @@ class Migrator(cst.CSTTransformer):
                 self._keywords(node, rule, name, plan)
         if isinstance(node.func, cst.Attribute):
             rule = self.index.attributes.get(node.func.attr.value)
-            if rule is not None and rule.get("call") and not self._is_module(node.func.value):
-                self._attr_renames[id(node.func)] = rule.get("replace")
-                self._edit(node.func.attr, rule, f".{node.func.attr.value}() -> .{rule.get('replace')}()")
+            if (rule is not None and rule.get("call") and not self._is_module(node.func.value)
+                    and _passes(node, rule.get("keywords", {}))):
+                self._attribute(node.func, rule, called=True)
         if plan.func is not None or plan.drop or plan.inserts or plan.renames:
             self._calls[id(node)] = plan
         return True

@@ -17,6 +17,7 @@ REAL = {real: public for public, real in SNAPSHOT["aliases"].items()}  # torch_n
 OUTSIDE = {
     "torch.OutOfMemoryError": "torch/_C/__init__.pyi class, re-exported by `from torch._C import *`",
     "torch.AcceleratorError": "torch/_C/__init__.pyi class, re-exported by `from torch._C import *`",
+    "torch_npu.profiler.ProfilerActivity.NPU": "enum member used by torch_npu/profiler/profiler_interface.py",
 }
 BOOK = load_rulebook()
 
