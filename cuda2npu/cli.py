@@ -93,15 +93,45 @@ def sources_count_only(result, out_dir) -> bool:
 
 @main.command("rules")
 @_rules_option
-def list_rules(rule_paths) -> None:
+@click.option("--format", "fmt", type=click.Choice(["table", "md"]), default="table",
+              help="A table, or the Markdown catalog page (docs/rules.md).")
+@click.option("--coverage", is_flag=True, help="How the rules cover the torch.cuda API of the snapshot.")
+def list_rules(rule_paths, fmt, coverage) -> None:
     """List the rules: id, kind and what each does."""
     book = _rulebook(rule_paths)
-    rows = [(r.id, r.kind, r.summary) for r in book]
+    if coverage:
+        _print_coverage(book)
+    elif fmt == "md":
+        from .catalog import markdown
+
+        click.echo(markdown(book), nl=False)
+    else:
+        _table(f"cuda2npu rules (target {book.target})", ("id", "kind", "summary"),
+               [(r.id, r.kind, r.summary) for r in sorted(book, key=lambda r: r.id)])
+
+
+def _print_coverage(book) -> None:
+    from .catalog import coverage, load_snapshot
+
+    snapshot = load_snapshot()
+    rows = []
+    for cov in coverage(book, snapshot):
+        rows.append((cov.module, str(cov.total), str(len(cov.renamed)), str(len(cov.reported)),
+                     str(len(cov.containers)), str(len(cov.uncovered))))
+    versions = ", ".join(f"{k} {v}" for k, v in snapshot["wheels"].items())
+    _table(f"API coverage ({versions})", ("module", "names", "renamed", "reported", "submodules", "uncovered"), rows)
+    for cov in coverage(book, snapshot):
+        if cov.uncovered:
+            click.echo(f"{cov.module}: not covered by a specific rule: {', '.join(cov.uncovered)}")
+
+
+def _table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """A rich table on a terminal, tab-separated lines otherwise."""
     if sys.stdout.isatty():
         from rich.console import Console as RichConsole
         from rich.table import Table
 
-        table = Table("id", "kind", "summary", title=f"cuda2npu rules (target {book.target})")
+        table = Table(*header, title=title)
         for row in rows:
             table.add_row(*row)
         RichConsole().print(table)

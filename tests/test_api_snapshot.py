@@ -1,15 +1,13 @@
 """The rules against the real torch_npu 2.14 API (cuda2npu/data/api_snapshot.json)."""
 
-import json
 from pathlib import Path
 
 import pytest
 
+from cuda2npu.catalog import coverage, load_snapshot, markdown, symbol_index
 from cuda2npu.rulebook import load_rulebook
-from cuda2npu.symbols import PrefixIndex
 
-SNAPSHOT = json.loads((Path(__file__).resolve().parent.parent / "cuda2npu" / "data" / "api_snapshot.json")
-                      .read_text(encoding="utf-8"))
+SNAPSHOT = load_snapshot()
 MODULES = SNAPSHOT["modules"]
 SIGNATURES = SNAPSHOT["signatures"]
 REAL = {real: public for public, real in SNAPSHOT["aliases"].items()}  # torch_npu.npu -> torch.npu
@@ -37,16 +35,7 @@ def exists(name: str) -> bool:
     return parent in MODULES and last in MODULES[parent]
 
 
-def twins() -> PrefixIndex:
-    index = PrefixIndex()
-    for rule in BOOK:
-        if rule.kind in ("rename", "report"):
-            for old, new in rule.pairs():
-                index.add(old, (rule, new))
-    return index
-
-
-TWINS = twins()
+TWINS = symbol_index(BOOK)
 
 
 def twin_of(name: str) -> str | None:
@@ -99,20 +88,11 @@ def test_every_keyword_difference_of_twins_is_handled():
     assert missing == []
 
 
-@pytest.mark.parametrize("module", ["torch.cuda", "torch.cuda.amp", "torch.cuda.nvtx"])
-def test_every_cuda_name_has_a_specific_rule(module):
-    """Renamed to a twin, or reported with a specific message: never only by the catch-all."""
-    uncovered = []
-    for name in MODULES[module]:
-        full = f"{module}.{name}"
-        hit = TWINS.longest(full.split("."))
-        if TWINS.has_children(full):
-            continue  # a module whose names have rules of their own
-        if hit is None or hit.value[0].id == "NPU299":
-            uncovered.append(name)
-        elif hit.value[1] is not None:
-            assert exists(twin_of(full)), f"{full} is renamed to {twin_of(full)}, which does not exist"
-    assert uncovered == []
+@pytest.mark.parametrize("cov", coverage(BOOK, SNAPSHOT), ids=lambda c: c.module)
+def test_every_cuda_name_has_a_specific_rule(cov):
+    """Renamed to a twin that exists, or reported with a specific message: never only by the catch-all."""
+    assert cov.uncovered == []
+    assert [f"{name} -> {twin}" for name, twin in cov.renamed.items() if not exists(twin)] == []
 
 
 OPTIMIZERS = [r for r in BOOK.of_kind("call") if r.get("match").startswith("torch.optim.")]
@@ -136,3 +116,8 @@ def test_optimizer_keywords_follow_the_signatures(rule):
         if p["default"] in (None, "required") and torch_defaults.get(p["name"]) is not None:
             added = {d["name"]: d["value"] for d in rule.get("defaults", [])}
             assert added.get(p["name"]) == torch_defaults[p["name"]]
+
+
+def test_catalog_page_is_current():
+    page = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
+    assert page.read_text(encoding="utf-8") == markdown(BOOK), "run: cuda2npu rules --format md > docs/rules.md"
