@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -62,6 +63,8 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     if out_dir and (diff or check):
         _fail("--out-dir writes files; it cannot be combined with --diff or --check")
     book = _rulebook(rule_paths, select, ignore)
+    if report_path and not os.path.isdir(os.path.dirname(os.path.abspath(report_path))):
+        _fail(f"--report {report_path}: the folder does not exist")
     try:
         sources = collect(paths, out_dir)
     except UsageError as exc:
@@ -70,25 +73,23 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     console = Console(quiet=quiet)
     summary, entries = Summary(), []
     options = Options(write=mode == "write", diff=diff)
-    for result in run(sources, book, options, jobs or default_jobs()):
+    for source, result in zip(sources, run(sources, book, options, jobs or default_jobs())):
         if result.diff:
-            sys.stdout.write(result.diff)
-            sys.stdout.flush()
-        if sources_count_only(result, out_dir):
+            sys.stdout.buffer.write(result.diff)
+            sys.stdout.buffer.flush()
+        if source.is_python or result.error:  # files only copied to --out-dir count when they fail
             summary.add(result)
             console.file(result, check=mode != "write")
             if report_path:
                 entries.append(file_entry(result))
     if report_path:
-        write_json(report_path, entries, summary, mode)
+        try:
+            write_json(report_path, entries, summary, mode)
+        except OSError as exc:
+            _fail(f"--report {report_path}: {exc.strerror or exc}")
     console.summary(summary, mode=mode)
     would_change = mode != "write" and summary.changed
     sys.exit(1 if summary.failed or would_change else 0)
-
-
-def sources_count_only(result, out_dir) -> bool:
-    """Non-Python files copied to --out-dir are not part of the counts."""
-    return not out_dir or result.path.endswith((".py", ".pyi"))
 
 
 @main.command("rules")

@@ -17,8 +17,8 @@ def fancy(stream: TextIO) -> bool:
 class Console:
     """Per-file lines as results arrive, then a summary."""
 
-    def __init__(self, stream: TextIO = sys.stderr, *, quiet: bool = False):
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False):
+        self.stream = stream = stream or sys.stderr
         self.quiet = quiet
         self._rich = None
         if fancy(stream):

@@ -75,16 +75,17 @@ class Engine:
             migrator = Migrator(self.index, Bindings(module))
             new = module.visit(migrator)
         except cst.ParserSyntaxError as exc:
-            raise SourceError(f"syntax error: {exc.message}", exc.raw_line, exc.raw_column + 1) from None
+            raise _syntax_error(source, exc) from None
         except RecursionError:
             raise SourceError("too deeply nested to parse") from None
         sites = migrator.sites
         if not sites:
             return Migration(source, source)
+        tail = _lost_tail(source, module)
         anchor = None
         if any(s.severity is None for s in sites):
             new, anchor = self._ensure_imports(new, migrator)
-        code = new.code
+        code = new.code + tail
         if code != source:
             _check_parses(code, source, sites)
         return self._result(source, code, module, sites, anchor)
@@ -130,6 +131,29 @@ class Engine:
             edits += [Edit(rule.id, line, 1, f"import {module_name}") for rule, module_name in added]
         key = lambda item: (item.line, item.col)  # noqa: E731
         return Migration(source, code, sorted(edits, key=key), sorted(findings, key=key))
+
+
+def _syntax_error(source: str, exc: cst.ParserSyntaxError) -> SourceError:
+    """Python's own message and position where it has one (clearer than LibCST's), else LibCST's."""
+    try:
+        ast.parse(source)
+    except SyntaxError as err:
+        return SourceError(f"syntax error: {err.msg}", err.lineno, err.offset)
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return SourceError(f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)
+
+
+def _lost_tail(source: str, module: cst.Module) -> str:
+    """A final lone CR that LibCST drops (old Mac line endings), to put back; other losses refuse the file."""
+    if source.count("\r") == source.count("\r\n"):
+        return ""
+    code = module.code
+    if code == source:
+        return ""
+    if source.endswith("\r") and code == source[:-1]:
+        return "\r"
+    raise SourceError("line endings that cannot be kept exactly (lone CR): file left unchanged", 1)
 
 
 def _top_of_imports(module: cst.Module) -> int:

@@ -56,19 +56,16 @@ def collect(paths: Iterable[str], out_dir: str | None = None) -> list[Source]:
     out = Path(out_dir).resolve() if out_dir else None
     single_dir = len(paths) == 1 and Path(paths[0]).is_dir()
     seen: set[str] = set()
+    dests: dict[Path, str] = {}
     sources: list[Source] = []
     for given in paths:
         root = Path(given)
         if not root.exists() and not root.is_symlink():
             raise UsageError(f"{given}: no such file or folder")
-        if out is not None:
-            resolved = root.resolve()
-            if out == resolved or (root.is_dir() and resolved in out.parents):
-                raise UsageError(f"--out-dir {out_dir} is inside the input {given}")
-        if root.is_dir():
-            files = [p for p in _walk(root) if out is not None or p.suffix in PYTHON_SUFFIXES]
-        else:
-            files = [root.resolve() if root.is_symlink() else root]  # write the file, not the link
+        if out is not None and root.is_dir() and (out == root.resolve() or root.resolve() in out.parents):
+            raise UsageError(f"--out-dir {out_dir} is inside the input {given}")
+        files = [p for p in _walk(root) if out is not None or p.suffix in PYTHON_SUFFIXES] \
+            if root.is_dir() else [_link_target(root)]
         for path in files:
             key = os.path.realpath(path)
             if key in seen:
@@ -78,9 +75,23 @@ def collect(paths: Iterable[str], out_dir: str | None = None) -> list[Source]:
             if out is not None:
                 rel = path.relative_to(root) if root.is_dir() else Path(path.name)
                 dest = out / rel if single_dir or not root.is_dir() else out / root.resolve().name / rel
-            display = str(path) if root.is_dir() else given
-            sources.append(Source(path, display, dest))
+                if os.path.realpath(dest) == key:
+                    raise UsageError(f"--out-dir {out_dir} would overwrite the input {path}")
+                if dest in dests:
+                    raise UsageError(f"--out-dir: {dests[dest]} and {path} would both be written to {dest}")
+                dests[dest] = str(path)
+            sources.append(Source(path, str(path) if root.is_dir() else given, dest))
     return sources
+
+
+def _link_target(path: Path) -> Path:
+    """A file named on the command line: a symlink is written through to its file."""
+    if not path.is_symlink():
+        return path
+    try:
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return path  # a broken link or a loop: reading it reports the error
 
 
 def write_atomic(path: Path, data: bytes, like: Path | None = None) -> None:

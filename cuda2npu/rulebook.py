@@ -71,6 +71,7 @@ class Rule:
     why: str = ""
     examples: tuple[Example, ...] = ()
     source: str = ""
+    line: int = 0
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.spec.get(name, default)
@@ -179,9 +180,9 @@ def load_rulebook(extra: Iterable[str | Path] = (), *, target: str = DEFAULT_TAR
             continue
         for rule in file_rules:
             if rule.id in seen:
-                raise RuleError(str(path), f"duplicate rule id (first defined in {seen[rule.id]})",
-                                rule=rule.id, field="id")
-            seen[rule.id] = str(path)
+                raise RuleError(str(path), f"duplicate rule id (first defined at {seen[rule.id]})",
+                                line=rule.line, rule=rule.id, field="id")
+            seen[rule.id] = f"{path}:{rule.line}"
             rules.append(rule)
     return RuleBook(tuple(rules), target)
 
@@ -216,7 +217,7 @@ def _parse_rule(path: str, raw: Any) -> Rule:
         return RuleError(path, message, line=line, rule=rule_id, field=name)
 
     kind = raw.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise fail("kind", f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     required, optional = KINDS[kind]
     for name in _COMMON_REQUIRED + required:
@@ -236,7 +237,7 @@ def _parse_rule(path: str, raw: Any) -> Rule:
             raise fail(name, "must be text")
     return Rule(id=rule_id, kind=kind, summary=raw["summary"].strip(), severity=severity,
                 spec=spec, why=str(raw.get("why", "")).strip(),
-                examples=_parse_examples(raw.get("examples", []), fail), source=path)
+                examples=_parse_examples(raw.get("examples", []), fail), source=path, line=line or 0)
 
 
 def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:

@@ -16,7 +16,7 @@ from .rulebook import RuleBook
 from .sourcefile import decode
 
 POOL_MIN_FILES = 32  # fewer files than this are faster in one process than a pool's start-up
-_LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
+_LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,17 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
     error_line: int | None = None
-    diff: str = ""
+    diff: bytes = b""
 
 
-def unified_diff(old: str, new: str, path: str) -> str:
-    """A ``git apply``-able unified diff of one file, ``a/``/``b/`` prefixed."""
-    name = path.lstrip("/")
+def unified_diff(old: bytes, new: bytes, path: str) -> bytes:
+    """A ``git apply``-able unified diff of one file's bytes (encoding and BOM as in the file)."""
+    name = os.path.normpath(path).lstrip("/").encode("utf-8", "surrogateescape")
     out = []
-    for line in difflib.unified_diff(_LINE.findall(old), _LINE.findall(new), f"a/{name}", f"b/{name}"):
-        out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-    return "".join(out)
+    for line in difflib.diff_bytes(difflib.unified_diff, _LINE.findall(old), _LINE.findall(new),
+                                   b"a/" + name, b"b/" + name):
+        out.append(line if line.endswith(b"\n") else line + b"\n\\ No newline at end of file\n")
+    return b"".join(out)
 
 
 def process(source: Source, engine: Engine, options: Options) -> FileResult:
@@ -55,34 +56,47 @@ def process(source: Source, engine: Engine, options: Options) -> FileResult:
     except OSError as exc:
         result.error = f"cannot read: {exc.strerror or exc}"
         return result
-    if not source.is_python:
-        if options.write and source.dest is not None:
-            write_atomic(source.dest, data, like=source.path)
-        return result
+    new = _migrate(data, engine, result) if source.is_python else data
+    if options.diff and new != data:
+        result.diff = unified_diff(data, new, source.display)
+    if options.write:
+        _write(source, data, new, result)
+    return result
+
+
+def _migrate(data: bytes, engine: Engine, result: FileResult) -> bytes:
+    """The migrated bytes of a Python file (the same bytes when unchanged or failed)."""
     try:
         decoded = decode(data)
         migration = engine.migrate(decoded.text)
     except SourceError as exc:
         result.error, result.error_line = exc.message, exc.line
-        if options.write and source.dest is not None:
-            write_atomic(source.dest, data, like=source.path)
-        return result
-    result.edits, result.findings, result.changed = migration.edits, migration.findings, migration.changed
-    if options.diff and migration.changed:
-        result.diff = unified_diff(decoded.text, migration.code, source.display)
-    if not options.write:
-        return result
-    target = source.dest or source.path
-    if source.dest is None and not migration.changed:
-        return result  # untouched: same bytes, same mtime
-    if source.dest is None and not source.path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
-        result.error = "read-only file: not written"
-        return result
+        return data
+    result.edits, result.findings = migration.edits, migration.findings
+    if not migration.changed:
+        return data
     try:
-        write_atomic(target, decoded.encode(migration.code) if migration.changed else data, like=source.path)
-    except (OSError, UnicodeEncodeError) as exc:
-        result.error = f"cannot write {target}: {getattr(exc, 'strerror', None) or exc}"
-    return result
+        new = decoded.encode(migration.code)
+    except UnicodeEncodeError as exc:
+        result.error = f"the migrated code cannot be written in {decoded.encoding}: {exc.reason}"
+        return data
+    result.changed = True
+    return new
+
+
+def _write(source: Source, data: bytes, new: bytes, result: FileResult) -> None:
+    """In place only when changed and writable; to --out-dir always."""
+    if source.dest is None:
+        if new == data:
+            return  # untouched: same bytes, same mtime
+        if not source.path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            result.error = "read-only file: not written"
+            return
+    target = source.dest or source.path
+    try:
+        write_atomic(target, new, like=source.path)
+    except OSError as exc:
+        result.error = f"cannot write {target}: {exc.strerror or exc}"
 
 
 _worker: tuple[Engine, Options] | None = None
