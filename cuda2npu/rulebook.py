@@ -23,7 +23,7 @@ _RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 # kind -> (required fields, optional fields), beyond the common ones.
 _COMMON_REQUIRED = ("id", "kind", "summary")
-_COMMON_OPTIONAL = ("why", "severity", "examples")
+_COMMON_OPTIONAL = ("why", "severity", "examples", "trigger")
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rename": (("match", "replace"), ("members", "message", "module", "importable")),
     "report": (("match", "message"), ("members",)),
@@ -227,7 +227,10 @@ def _parse_rule(path: str, raw: Any) -> Rule:
     for name in raw:
         if name not in allowed:
             raise fail(name, f"not a field of kind '{kind}'")
-    spec = {k: v for k, v in raw.items() if k in required + optional}
+    spec = {k: v for k, v in raw.items() if k in required + optional + ("trigger",)}
+    if "trigger" in spec and not (isinstance(spec["trigger"], list) and spec["trigger"]
+                                  and all(isinstance(t, str) and t for t in spec["trigger"])):
+        raise fail("trigger", "must be a list of words")
     _check_spec(kind, spec, fail)
     severity = raw.get("severity", DEFAULT_SEVERITY.get(kind, "info"))
     if severity not in SEVERITIES:

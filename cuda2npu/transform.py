@@ -61,16 +61,16 @@ class RuleIndex:
                         self.strings.setdefault(word, rule)
                         continue
                     self.string_patterns.append((rule, word, pattern))
-            if rule.kind == "string":
-                triggers.update(rule.matches())
-            elif rule.kind != "import":
-                triggers.update(old.split(".")[-1] for old, _ in rule.pairs())
+            if rule.kind != "import":
+                triggers.update(_triggers(rule))
         self.triggers = tuple(sorted(triggers))
+        self._trigger = re.compile(r"\b(?:%s)\b" % "|".join(
+            re.escape(t) for t in sorted(triggers, key=len, reverse=True))) if triggers else None
         self.aware = re.compile(rf"(?<![A-Za-z0-9]){re.escape(book.target)}(?![A-Za-z0-9])", re.I)
 
     def triggered(self, source: str) -> bool:
-        """Whether any rule could act on ``source``: a file without a trigger is never parsed."""
-        return any(t in source for t in self.triggers)
+        """Whether any rule could act on ``source``: a file without a trigger word is never parsed."""
+        return self._trigger is not None and self._trigger.search(source) is not None
 
     def string(self, text: str) -> tuple[Rule, str, str | None] | None:
         """For a string literal's content: the rule, the word it matched and the new text (None: report)."""
@@ -82,6 +82,20 @@ class RuleIndex:
                 replace = rule.get("replace")
                 return rule, word, None if replace is None else replace + text[len(word):]
         return None
+
+
+def _triggers(rule: Rule) -> set[str]:
+    """Words one of which any code the rule acts on contains: its ``trigger``, else a part of ``match``.
+
+    Every part of a dotted name is spelled somewhere in a file that uses it (in an import or an
+    attribute chain), so the last part of ``match`` will do; string rules match their whole value.
+    """
+    if rule.get("trigger"):
+        return set(rule.get("trigger"))
+    if rule.kind == "string":
+        return set(rule.matches())
+    match = rule.get("match")
+    return {name.split(".")[-1] for name in (match if isinstance(match, list) else [match])}
 
 
 @dataclass
