@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .rulebook import Rule, RuleBook, load_rulebook
+from . import splice
 from .symbols import Bindings, build_dotted, import_roots
 from .transform import Migrator, RuleIndex, Site
 
@@ -60,35 +62,57 @@ class InternalError(SourceError):
     """The rules produced output that does not parse; nothing is written."""
 
 
-class Engine:
-    """Migrates source texts with one rulebook; build it once, use it for every file."""
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_NEWLINE_AT_END = re.compile(r"(?:\r\n|\r|\n)\Z")
 
-    def __init__(self, book: RuleBook):
+
+class Engine:
+    """Migrates source texts with one rulebook; build it once, use it for every file.
+
+    With ``splice`` (the default) large files are parsed only where a rule may act (see
+    :mod:`cuda2npu.splice`); the output is the same as with ``splice=False``.
+    """
+
+    def __init__(self, book: RuleBook, *, splice: bool = True):
         self.book = book
         self.index = RuleIndex(book)
+        self.splice = splice
 
     def migrate(self, source: str) -> Migration:
         if not self.index.triggered(source):
             return Migration(source, source)
+        chunks = splice.plan(source, self.index.trigger) if self.splice else None
         try:
-            module = cst.parse_module(source)
+            module, migrator, new = self._transform(source, chunks)
+        except SourceError:
+            if chunks is None:
+                raise
+            chunks = None  # report the error as a whole-file parse sees it
+            module, migrator, new = self._transform(source, chunks)
+        sites = migrator.sites
+        if not sites:
+            return Migration(source, source)
+        tail = _lost_tail(source, module) if chunks is None else ""
+        anchor, inserted = None, []
+        if any(s.severity is None for s in sites):
+            new, anchor, inserted = self._ensure_imports(new, migrator)
+        code = new.code + tail if chunks is None else _assemble(chunks, new, migrator.top_counts, inserted)
+        if code != source:
+            _check_parses(code, source, sites)
+        return self._result(source, code, module, sites, anchor, chunks)
+
+    def _transform(self, source: str, chunks: splice.Plan | None):
+        """Parse (the selected part of) ``source`` and run every rule over it once."""
+        newline = _NEWLINE.search(source)
+        config = cst.PartialParserConfig(default_newline=newline.group() if newline else "\n")
+        try:
+            module = cst.parse_module(source if chunks is None else chunks.text, config)
             migrator = Migrator(self.index, Bindings(module))
-            new = module.visit(migrator)
+            return module, migrator, module.visit(migrator)
         except cst.ParserSyntaxError as exc:
             raise _syntax_error(source, exc) from None
         except RecursionError:
             raise SourceError("too deeply nested to parse") from None
-        sites = migrator.sites
-        if not sites:
-            return Migration(source, source)
-        tail = _lost_tail(source, module)
-        anchor = None
-        if any(s.severity is None for s in sites):
-            new, anchor = self._ensure_imports(new, migrator)
-        code = new.code + tail
-        if code != source:
-            _check_parses(code, source, sites)
-        return self._result(source, code, module, sites, anchor)
 
     def _ensure_imports(self, new: cst.Module, migrator: Migrator):
         """Add the imports that edits need: names written in full, then each import rule's module."""
@@ -102,7 +126,7 @@ class Engine:
                 modules.append(module)
                 rules.append(rule)
         if not modules:
-            return new, None
+            return new, None, []
         lines = [cst.SimpleStatementLine([cst.Import([cst.ImportAlias(build_dotted(m))])]) for m in modules]
         anchor = migrator.anchor
         if anchor is None:
@@ -114,23 +138,47 @@ class Engine:
         if anchor is None or not anchor.nested:
             new = new.with_changes(body=[*new.body[:at], *lines, *new.body[at:]])
         added = [(r, m) for r, m in zip(rules, modules) if r is not None]
-        return new, (anchor.original if anchor else None, added)
+        return new, (anchor.original if anchor else None, added), lines
 
-    def _result(self, source: str, code: str, module: cst.Module, sites: list[Site], anchor) -> Migration:
+    def _result(self, source: str, code: str, module: cst.Module, sites: list[Site], anchor,
+                chunks: splice.Plan | None) -> Migration:
         positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        to_source = chunks.original_line if chunks is not None else (lambda line: line)
         edits, findings = [], []
         for site in sites:
             start = positions[site.node].start
+            line = to_source(start.line)
             if site.severity is None:
-                edits.append(Edit(site.rule.id, start.line, start.column + 1, site.message))
+                edits.append(Edit(site.rule.id, line, start.column + 1, site.message))
             else:
-                findings.append(Finding(site.rule.id, start.line, start.column + 1, site.severity, site.message))
+                findings.append(Finding(site.rule.id, line, start.column + 1, site.severity, site.message))
         if anchor is not None:
             node, added = anchor
-            line = positions[node].end.line + 1 if node is not None else 1
+            line = to_source(positions[node].end.line) + 1 if node is not None else 1
             edits += [Edit(rule.id, line, 1, f"import {module_name}") for rule, module_name in added]
         key = lambda item: (item.line, item.col)  # noqa: E731
         return Migration(source, code, sorted(edits, key=key), sorted(findings, key=key))
+
+
+def _assemble(chunks: splice.Plan, new: cst.Module, counts: list[int], inserted: list[cst.CSTNode]) -> str:
+    """The whole new source: each selected chunk's new statements, new imports after their anchor."""
+    added = {id(n) for n in inserted}
+    texts: list[list[str]] = [[] for _ in counts]
+    prefix: list[str] = []
+    k, left = -1, 0
+    for node in new.body:
+        code = new.code_for_node(node)
+        if id(node) in added:
+            (texts[k] if k >= 0 else prefix).append(code)
+            continue
+        while left == 0:
+            k, left = k + 1, counts[k + 1]
+        texts[k].append(code)
+        left -= 1
+    joined = ["".join(t) for t in texts]
+    if not new.has_trailing_newline:  # the file's last line had no line break
+        joined[-1] = _NEWLINE_AT_END.sub("", joined[-1])
+    return chunks.assemble(joined, "".join(prefix))
 
 
 def _syntax_error(source: str, exc: cst.ParserSyntaxError) -> SourceError:

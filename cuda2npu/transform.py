@@ -64,13 +64,13 @@ class RuleIndex:
             if rule.kind != "import":
                 triggers.update(_triggers(rule))
         self.triggers = tuple(sorted(triggers))
-        self._trigger = re.compile(r"\b(?:%s)\b" % "|".join(
+        self.trigger = re.compile(r"\b(?:%s)\b" % "|".join(
             re.escape(t) for t in sorted(triggers, key=len, reverse=True))) if triggers else None
         self.aware = re.compile(rf"(?<![A-Za-z0-9]){re.escape(book.target)}(?![A-Za-z0-9])", re.I)
 
     def triggered(self, source: str) -> bool:
         """Whether any rule could act on ``source``: a file without a trigger word is never parsed."""
-        return self._trigger is not None and self._trigger.search(source) is not None
+        return self.trigger is not None and self.trigger.search(source) is not None
 
     def string(self, text: str) -> tuple[Rule, str, str | None] | None:
         """For a string literal's content: the rule, the word it matched and the new text (None: report)."""
@@ -166,6 +166,18 @@ class Migrator(cst.CSTTransformer):
         self._defs = 0
         self._depth = 0
         self.anchor: Anchor | None = None  # where new imports go
+        self.top_counts: list[int] = []  # statements each module-level statement became
+        self._top: set[int] = set()
+
+    def visit_Module(self, node: cst.Module) -> bool:
+        self._top = {id(stmt) for stmt in node.body}
+        return True
+
+    def on_leave(self, original_node, updated_node):
+        result = super().on_leave(original_node, updated_node)
+        if id(original_node) in self._top:
+            self.top_counts.append(len(result.nodes) if isinstance(result, cst.FlattenSentinel) else 1)
+        return result
 
     # -- recording -------------------------------------------------------------------------
     def _edit(self, node: cst.CSTNode, rule: Rule, message: str) -> None:

@@ -1,0 +1,62 @@
+"""Parsing only the statements that matter gives byte-identical results to a whole-file parse."""
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from cuda2npu import splice
+from cuda2npu.engine import Engine
+from cuda2npu.rulebook import load_rulebook
+
+BOOK = load_rulebook()
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+EXTRA = {
+    "header-comments-no-torch-import": "#!/usr/bin/env python\n# licence\n\n\ndef f(x):\n    return x.cuda()\n",
+    "docstring-future": '"""Doc."""\nfrom __future__ import annotations\n\nX = 1\n\n\ndef f(x):\n    return x.cuda()\n',
+    "nested-anchor": "try:\n    import torch\nexcept ImportError:\n    torch = None\n\nY = 2\n\ndef f(x):\n    return x.cuda()\n",
+    "semicolons-and-trailing-comments": ("import torch; import os  # both\nA = 1\n\n"
+                                         "def g():\n    pass\n    # footer comment\n\nB = t.cuda()  # move\n"),
+    "crlf": "import torch\r\n\r\nA = 1\r\n\r\ndef f(x):\r\n    return x.cuda()\r\n",
+    "no-final-newline": "import torch\nA = 1\nB = t.cuda()",
+    "decorated": "import torch\n\n@decorator\n# note\n@torch.cuda.amp.custom_fwd\ndef f(x):\n    return x\n",
+    "import-in-function-used-elsewhere": ("def setup():\n    import torch as th\n\nZ = 0\n\n"
+                                          "def run():\n    th.cuda.synchronize()\n"),
+    "split-import": "import torch\nfrom torch.cuda import Stream, cudart\nW = 1\n",
+}
+SOURCES = ([pytest.param(p.read_text(encoding="utf-8"), id=p.name) for p in sorted(FIXTURES.glob("*/*.py"))]
+           + [pytest.param(e.before, id=f"{r.id}-{n}") for r in BOOK for n, e in enumerate(r.examples, 1)]
+           + [pytest.param(text, id=name) for name, text in EXTRA.items()])
+
+
+@pytest.fixture(autouse=True)
+def splice_everything(monkeypatch):
+    monkeypatch.setattr(splice, "MIN_SKIPPED_LINES", 0)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_splice_equals_whole_file(source):
+    spliced, whole = Engine(BOOK).migrate(source), Engine(BOOK, splice=False).migrate(source)
+    assert spliced.code == whole.code
+    assert spliced.edits == whole.edits
+    assert spliced.findings == whole.findings
+
+
+def test_large_file_is_spliced_and_positions_map_back():
+    filler = "".join(f"def helper_{i}(x):\n    return x + {i}\n\n\n" for i in range(150))
+    source = "import torch\n\n\n" + filler + "def main():\n    model = Net().cuda()\n"
+    plan = splice.plan(source, Engine(BOOK).index.trigger)
+    assert plan is not None and plan.selected == [0, 151]  # the import (also the first statement), main
+    result = Engine(BOOK).migrate(source)
+    assert result.code == Engine(BOOK, splice=False).migrate(source).code
+    assert [(e.rule, e.line) for e in result.edits] == [("NPU001", 2), ("NPU102", 605)]
+    assert result.code.endswith("def main():\n    model = Net().npu()\n")
+
+
+def test_syntax_newer_than_this_python_falls_back_to_whole_file():
+    source = textwrap.dedent("""\
+        import torch
+        type Alias = list[int]
+        x = t.cuda()
+        """)
+    assert splice.plan(source, Engine(BOOK).index.trigger) is None
