@@ -10,7 +10,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from .rulebook import Rule, RuleBook, load_rulebook
-from . import splice
+from . import splice, suppress
 from .symbols import Bindings, build_dotted, import_roots
 from .transform import Migrator, RuleIndex, Site
 
@@ -81,6 +81,9 @@ class Engine:
     def migrate(self, source: str) -> Migration:
         if not self.index.triggered(source):
             return Migration(source, source)
+        suppressions = suppress.scan(source)
+        if suppressions.skip_file:
+            return Migration(source, source)
         chunks = splice.plan(source, self.index.trigger) if self.splice else None
         try:
             module, migrator, new = self._transform(source, chunks)
@@ -89,17 +92,28 @@ class Engine:
                 raise
             chunks = None  # report the error as a whole-file parse sees it
             module, migrator, new = self._transform(source, chunks)
-        sites = migrator.sites
-        if not sites:
+        if not migrator.sites and not suppressions.lines:
             return Migration(source, source)
+        anchor_node = migrator.anchor.original if migrator.anchor else None
+        lines = _positions(module, [s.node for s in migrator.sites] + [anchor_node] * bool(anchor_node), chunks)
+        suppressed = frozenset((id(s.node), s.rule.id) for s in migrator.sites
+                               if s.severity is None and suppressions.covers(lines[id(s.node)][0], s.rule.id))
+        hits = [(lines[id(s.node)][0], s.rule.id) for s in migrator.sites]
+        if suppressed:  # run again without the suppressed edits
+            migrator = Migrator(self.index, migrator.bindings, suppressed)
+            new = module.visit(migrator)
+        sites = [s for s in migrator.sites if not suppressions.covers(lines[id(s.node)][0], s.rule.id)]
         tail = _lost_tail(source, module) if chunks is None else ""
-        anchor, inserted = None, []
+        added, inserted = [], []
         if any(s.severity is None for s in sites):
-            new, anchor, inserted = self._ensure_imports(new, migrator)
+            new, added, inserted = self._ensure_imports(new, migrator)
         code = new.code + tail if chunks is None else _assemble(chunks, new, migrator.top_counts, inserted)
         if code != source:
             _check_parses(code, source, sites)
-        return self._result(source, code, module, sites, anchor, chunks)
+        unused = _unused(suppressions, hits)
+        import_line = lines[id(anchor_node)][2] + 1 if anchor_node is not None else 1
+        edits = [Edit(rule.id, import_line, 1, f"import {name}") for rule, name in added]
+        return self._result(source, code, sites, lines, edits, unused)
 
     def _transform(self, source: str, chunks: splice.Plan | None):
         """Parse (the selected part of) ``source`` and run every rule over it once."""
@@ -126,7 +140,7 @@ class Engine:
                 modules.append(module)
                 rules.append(rule)
         if not modules:
-            return new, None, []
+            return new, [], []
         lines = [cst.SimpleStatementLine([cst.Import([cst.ImportAlias(build_dotted(m))])]) for m in modules]
         anchor = migrator.anchor
         if anchor is None:
@@ -138,26 +152,43 @@ class Engine:
         if anchor is None or not anchor.nested:
             new = new.with_changes(body=[*new.body[:at], *lines, *new.body[at:]])
         added = [(r, m) for r, m in zip(rules, modules) if r is not None]
-        return new, (anchor.original if anchor else None, added), lines
+        return new, added, lines
 
-    def _result(self, source: str, code: str, module: cst.Module, sites: list[Site], anchor,
-                chunks: splice.Plan | None) -> Migration:
-        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-        to_source = chunks.original_line if chunks is not None else (lambda line: line)
-        edits, findings = [], []
+    def _result(self, source: str, code: str, sites: list[Site], lines: dict, edits: list[Edit],
+                findings: list[Finding]) -> Migration:
         for site in sites:
-            start = positions[site.node].start
-            line = to_source(start.line)
+            line, col, _ = lines[id(site.node)]
             if site.severity is None:
-                edits.append(Edit(site.rule.id, line, start.column + 1, site.message))
+                edits.append(Edit(site.rule.id, line, col, site.message))
             else:
-                findings.append(Finding(site.rule.id, line, start.column + 1, site.severity, site.message))
-        if anchor is not None:
-            node, added = anchor
-            line = to_source(positions[node].end.line) + 1 if node is not None else 1
-            edits += [Edit(rule.id, line, 1, f"import {module_name}") for rule, module_name in added]
+                findings.append(Finding(site.rule.id, line, col, site.severity, site.message))
         key = lambda item: (item.line, item.col)  # noqa: E731
         return Migration(source, code, sorted(edits, key=key), sorted(findings, key=key))
+
+
+def _positions(module: cst.Module, nodes: list[cst.CSTNode],
+               chunks: splice.Plan | None) -> dict[int, tuple[int, int, int]]:
+    """Source (line, column, end line), 1-based, of each node, by the node's id."""
+    if not nodes:
+        return {}
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    to_source = chunks.original_line if chunks is not None else (lambda line: line)
+    out = {}
+    for node in nodes:
+        span = positions[node]
+        out[id(node)] = (to_source(span.start.line), span.start.column + 1, to_source(span.end.line))
+    return out
+
+
+def _unused(suppressions: suppress.Suppressions, hits: list[tuple[int, str]]) -> list[Finding]:
+    """A finding for each suppression comment that suppresses nothing."""
+    out = []
+    for line, ids in suppressions.lines.items():
+        if not any(hit_line == line and (ids is None or rule in ids) for hit_line, rule in hits):
+            what = "all rules" if ids is None else ", ".join(sorted(ids))
+            out.append(Finding(suppress.UNUSED, line, suppressions.columns[line], "warning",
+                               f"unused suppression ({what}): nothing to suppress on this line"))
+    return out
 
 
 def _assemble(chunks: splice.Plan, new: cst.Module, counts: list[int], inserted: list[cst.CSTNode]) -> str:

@@ -152,8 +152,9 @@ def _format(template: str, **values: str) -> str:
 class Migrator(cst.CSTTransformer):
     """Applies every rule in one pass and records the sites it acted on."""
 
-    def __init__(self, index: RuleIndex, bindings: Bindings):
+    def __init__(self, index: RuleIndex, bindings: Bindings, suppressed: frozenset = frozenset()):
         super().__init__()
+        self.suppressed = suppressed  # (id of node, rule id) pairs not to edit
         self.index = index
         self.bindings = bindings
         self.sites: list[Site] = []
@@ -180,11 +181,15 @@ class Migrator(cst.CSTTransformer):
         return result
 
     # -- recording -------------------------------------------------------------------------
-    def _edit(self, node: cst.CSTNode, rule: Rule, message: str) -> None:
+    def _edit(self, node: cst.CSTNode, rule: Rule, message: str) -> bool:
+        """Record an edit; False when it is suppressed and must not be made."""
+        if (id(node), rule.id) in self.suppressed:
+            return False
         self.sites.append(Site(node, rule, message))
         note = rule.get("message") if rule.kind == "rename" else None
         if note:
             self.sites.append(Site(node, rule, note, rule.severity))
+        return True
 
     def _finding(self, node: cst.CSTNode, rule: Rule, message: str) -> None:
         self.sites.append(Site(node, rule, message, rule.severity))
@@ -236,8 +241,8 @@ class Migrator(cst.CSTTransformer):
         if new is None:
             self._finding(node.attr, rule, _format(rule.get("message"), name=f".{old}{parens}"))
         else:
-            self._attr_renames[id(node)] = new
-            self._edit(node.attr, rule, f".{old}{parens} -> .{new}{parens}")
+            if self._edit(node.attr, rule, f".{old}{parens} -> .{new}{parens}"):
+                self._attr_renames[id(node)] = new
 
     def _is_module(self, node: cst.BaseExpression) -> bool:
         parts = dotted(node)
@@ -261,8 +266,8 @@ class Migrator(cst.CSTTransformer):
             replacement = build_dotted(".".join([parts[0]] + target[bound:]))
         else:
             replacement = self._write(".".join(target))
-        self._chains[id(node)] = replacement.with_changes(lpar=node.lpar, rpar=node.rpar)
-        self._edit(node, rule, f"{name} -> {'.'.join(target)}")
+        if self._edit(node, rule, f"{name} -> {'.'.join(target)}"):
+            self._chains[id(node)] = replacement.with_changes(lpar=node.lpar, rpar=node.rpar)
         return True
 
     def leave_Attribute(self, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression:
@@ -295,7 +300,8 @@ class Migrator(cst.CSTTransformer):
             self._finding(node, rule, f"{name} cannot be imported from its twin {'.'.join(target)}: "
                           "import the module and use the attribute")
             return None
-        self._edit(node, rule, f"{name} -> {'.'.join(target)}")
+        if not self._edit(node, rule, f"{name} -> {'.'.join(target)}"):
+            return None
         module, replace = rule.get("module"), rule.get("replace").split(".")
         if module and target[:len(replace)] == replace:
             target = module.split(".") + target[len(replace):]  # the importable spelling
@@ -427,6 +433,8 @@ class Migrator(cst.CSTTransformer):
             message = rule.get("message") or "{name} left as is: {reason}; swap it for {replace} by hand"
             self._finding(node, rule, _format(message, name=name, replace=replace, reason=reason))
             return
+        if not self._edit(node, rule, f"{name}(...) -> {replace}(...)"):
+            return
         dropped = set(rule.get("drop", []))
         plan.drop = safe | {i for i, a in enumerate(node.args) if a.keyword is not None and a.keyword.value in dropped}
         keywords = {a.keyword.value for a in node.args if a.keyword is not None}
@@ -436,7 +444,6 @@ class Migrator(cst.CSTTransformer):
                 plan.inserts.append((default["name"], default["value"]))
         self._skip.add(id(node.func))
         plan.func = self._write(replace).with_changes(lpar=node.func.lpar, rpar=node.func.rpar)
-        self._edit(node, rule, f"{name}(...) -> {replace}(...)")
 
     def _keywords(self, node: cst.Call, rule: Rule, name: str, plan: _CallPlan) -> None:
         renames = rule.get("rename", {})
@@ -444,11 +451,11 @@ class Migrator(cst.CSTTransformer):
         for i, arg in enumerate(node.args):
             keyword = arg.keyword.value if arg.keyword is not None else None
             if keyword in renames:
-                plan.renames[keyword] = renames[keyword]
-                self._edit(arg.keyword, rule, f"{keyword}= -> {renames[keyword]}=")
+                if self._edit(arg.keyword, rule, f"{keyword}= -> {renames[keyword]}="):
+                    plan.renames[keyword] = renames[keyword]
             elif i in safe:
-                plan.drop.add(i)
-                self._edit(arg.keyword, rule, f"{keyword}= dropped (its default; the twin lacks it)")
+                if self._edit(arg.keyword, rule, f"{keyword}= dropped (its default; the twin lacks it)"):
+                    plan.drop.add(i)
             elif keyword in kept:
                 message = rule.get("message") or "{name}() on the target does not accept {keyword}="
                 self._finding(arg.keyword, rule, _format(message, name=name, keyword=keyword))
@@ -472,7 +479,8 @@ class Migrator(cst.CSTTransformer):
             self._finding(original, rule, _format(rule.get("message"), name=word))
             return updated
         value = f"{original.prefix}{original.quote}{text}{original.quote}"
-        self._edit(original, rule, f"{original.value} -> {value}")
+        if not self._edit(original, rule, f"{original.value} -> {value}"):
+            return updated
         return updated.with_changes(value=value)
 
     def leave_FormattedString(self, original: cst.FormattedString,
@@ -490,7 +498,8 @@ class Migrator(cst.CSTTransformer):
             self._finding(original, rule, _format(rule.get("message"), name=word))
             return updated
         new = rule.get("replace")
-        self._edit(original, rule, f"f-string {word!r} -> {new!r}")
+        if not self._edit(original, rule, f"f-string {word!r} -> {new!r}"):
+            return updated
         first = parts[0].with_changes(value=new + head[len(word):])
         return updated.with_changes(parts=[first, *updated.parts[1:]])
 

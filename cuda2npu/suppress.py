@@ -1,0 +1,42 @@
+"""Suppression comments: ``# cuda2npu: ignore``, ``# cuda2npu: ignore[ID, ...]``, ``# cuda2npu: skip-file``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+UNUSED = "C2N100"  # the finding for a suppression that suppresses nothing
+_DIRECTIVE = re.compile(r"#\s*cuda2npu:\s*(ignore|skip-file)\b(?:\[([^\]]*)\])?")
+
+
+@dataclass
+class Suppressions:
+    """Per line, the rule ids ignored there (None: all); and whether the whole file is skipped."""
+
+    lines: dict[int, frozenset[str] | None] = field(default_factory=dict)
+    columns: dict[int, int] = field(default_factory=dict)
+    skip_file: bool = False
+
+    def covers(self, line: int, rule: str) -> bool:
+        if line not in self.lines:
+            return False
+        ids = self.lines[line]
+        return ids is None or rule in ids
+
+
+def scan(source: str) -> Suppressions:
+    """The suppressions of a source; ``skip-file`` counts on a comment line of its own."""
+    found = Suppressions()
+    if "cuda2npu:" not in source:
+        return found
+    for number, line in enumerate(source.splitlines(), 1):
+        match = _DIRECTIVE.search(line)
+        if match is None:
+            continue
+        if match.group(1) == "skip-file":
+            found.skip_file = found.skip_file or line.lstrip().startswith("#")
+            continue
+        ids = match.group(2)
+        found.lines[number] = None if ids is None else frozenset(i.strip() for i in ids.split(",") if i.strip())
+        found.columns[number] = match.start() + 1
+    return found

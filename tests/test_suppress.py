@@ -1,0 +1,68 @@
+"""Suppression comments skip a line's edits and findings, or a whole file; unused ones are reported."""
+
+import textwrap
+
+from cuda2npu.engine import Engine
+from cuda2npu.rulebook import load_rulebook
+
+ENGINE = Engine(load_rulebook())
+
+
+def migrate(source):
+    return ENGINE.migrate(textwrap.dedent(source))
+
+
+def test_ignore_all_rules_on_a_line():
+    result = migrate('''\
+        import torch
+        a = t.cuda()  # cuda2npu: ignore
+        b = t.cuda()
+        ''')
+    assert result.code == "import torch\nimport torch_npu\na = t.cuda()  # cuda2npu: ignore\nb = t.npu()\n"
+    assert result.findings == []
+
+
+def test_ignore_one_rule_keeps_the_others():
+    result = migrate('''\
+        import torch
+        x = torch.device("cuda") if torch.cuda.is_available() else None  # cuda2npu: ignore[NPU101]
+        ''')
+    assert result.code.splitlines()[-1] == (
+        'x = torch.device("cuda") if torch.npu.is_available() else None  # cuda2npu: ignore[NPU101]')
+
+
+def test_ignored_finding_is_not_reported():
+    result = migrate('''\
+        import torch
+        torch.cuda.cudart()  # cuda2npu: ignore[NPU291]
+        ''')
+    assert result.findings == [] and not result.changed
+
+
+def test_nothing_left_means_no_import():
+    source = "import torch\nx = t.cuda()  # cuda2npu: ignore\n"
+    result = ENGINE.migrate(source)
+    assert result.code == source and result.edits == []
+
+
+def test_skip_file():
+    source = "# cuda2npu: skip-file\nimport torch\nx = t.cuda()\ntorch.cuda.cudart()\n"
+    result = ENGINE.migrate(source)
+    assert result.code == source and result.edits == [] and result.findings == []
+
+
+def test_unused_suppressions_are_reported():
+    result = migrate('''\
+        import torch
+        a = 1  # cuda2npu: ignore
+        b = t.cuda()  # cuda2npu: ignore[NPU999]
+        ''')
+    assert [(f.rule, f.line, f.col) for f in result.findings] == [("C2N100", 2, 8), ("C2N100", 3, 15)]
+    assert result.code.splitlines()[-1] == "b = t.npu()  # cuda2npu: ignore[NPU999]"
+
+
+def test_suppression_works_when_spliced(monkeypatch):
+    from cuda2npu import splice
+    monkeypatch.setattr(splice, "MIN_SKIPPED_LINES", 0)
+    source = "import torch\n\nA = 1\n\nx = t.cuda()  # cuda2npu: ignore\ny = t.cuda()\n"
+    assert ENGINE.migrate(source).code == "import torch\nimport torch_npu\n\nA = 1\n\nx = t.cuda()  # cuda2npu: ignore\ny = t.npu()\n"
