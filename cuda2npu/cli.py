@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 
 import click
 
@@ -19,11 +20,14 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-def _rulebook(rule_paths: tuple[str, ...], select: tuple[str, ...] = (), ignore: tuple[str, ...] = ()):
+def _rulebook(rule_paths: tuple[str, ...], select: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
+              *, fused_optimizers: bool = True):
     from .rulebook import RuleError, load_rulebook
 
     try:
-        return load_rulebook(rule_paths).select(_codes(select), _codes(ignore))
+        book = load_rulebook(rule_paths)
+        dropped = [] if fused_optimizers else book.tagged("fused-optimizer")
+        return book.select(_codes(select), [*_codes(ignore), *dropped])
     except RuleError as exc:
         _fail(str(exc))
 
@@ -46,29 +50,37 @@ def main() -> None:
 @_rules_option
 @click.option("--select", multiple=True, metavar="IDS", help="Only these rule ids or id prefixes (comma-separated).")
 @click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rule ids or id prefixes (comma-separated).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write a JSON report here.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write a report here.")
+@click.option("--report-format", type=click.Choice(["json", "sarif", "csv", "markdown"]),
+              help="Report format (default: from the extension .json/.sarif/.csv/.md, else json).")
+@click.option("--fail-on", type=click.Choice(["info", "warning", "error"]),
+              help="Exit 1 when a finding of this severity or higher remains.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True),
+              help="Read [tool.cuda2npu] from this pyproject.toml (default: the nearest one).")
+@click.option("--no-config", is_flag=True, help="Ignore any pyproject.toml.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the cores available).")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors and the summary only, not each finding.")
-def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path, jobs, quiet) -> None:
+def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path, report_format, fail_on,
+            config_path, no_config, jobs, quiet) -> None:
     """Migrate PATHS (files or folders) in place, or show what would change.
 
     Exit status: 0 when done (or nothing to change), 1 when --check/--diff found files that would
-    change or any file could not be parsed, decoded or written, 2 for usage and rule-file errors.
+    change, any file could not be parsed, decoded or written, or a finding reached --fail-on;
+    2 for usage, configuration and rule-file errors.
     """
     from .console import Console
-    from .files import UsageError, collect
-    from .report import Summary, file_entry, write_json
+    from .report import Summary, file_entry, format_for, render
     from .runner import Options, default_jobs, run
 
     if out_dir and (diff or check):
         _fail("--out-dir writes files; it cannot be combined with --diff or --check")
-    book = _rulebook(rule_paths, select, ignore)
     if report_path and not os.path.isdir(os.path.dirname(os.path.abspath(report_path))):
         _fail(f"--report {report_path}: the folder does not exist")
-    try:
-        sources = collect(paths, out_dir)
-    except UsageError as exc:
-        _fail(str(exc))
+    config = _config(paths, config_path, no_config)
+    book = _rulebook((*config.rules, *rule_paths), select or tuple(config.select),
+                     (*config.ignore, *ignore), fused_optimizers=config.fused_optimizers)
+    sources = _sources(paths, out_dir, config, book)
+    fail_on = fail_on or config.fail_on
     mode = "check" if check else "diff" if diff else "write"
     console = Console(quiet=quiet)
     summary, entries = Summary(), []
@@ -84,12 +96,51 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
                 entries.append(file_entry(result))
     if report_path:
         try:
-            write_json(report_path, entries, summary, mode)
+            text = render(format_for(report_path, report_format), entries, summary, mode, book)
+            with open(report_path, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
         except OSError as exc:
             _fail(f"--report {report_path}: {exc.strerror or exc}")
     console.summary(summary, mode=mode)
     would_change = mode != "write" and summary.changed
-    sys.exit(1 if summary.failed or would_change else 0)
+    sys.exit(1 if summary.failed or would_change or summary.reaches(fail_on) else 0)
+
+
+def _config(paths, config_path, no_config):
+    from pathlib import Path
+
+    from .config import Config, ConfigError, find, load
+
+    if no_config:
+        return Config()
+    try:
+        return load(Path(config_path) if config_path else find(paths))
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _sources(paths, out_dir, config, book):
+    """The files to process, with the configuration's excludes and per-file ignores applied."""
+    from .files import DEFAULT_EXCLUDE, Excluder, UsageError, collect
+    from .rulebook import RuleError
+
+    base = config.path.parent if config.path else None
+    patterns = list(DEFAULT_EXCLUDE if config.exclude is None else config.exclude) + config.extend_exclude
+    try:
+        sources = collect(paths, out_dir, Excluder(patterns, base))
+    except UsageError as exc:
+        _fail(str(exc))
+    if not config.per_file_ignores:
+        return sources
+    matchers = [(Excluder([pattern], base), tuple(_codes(tuple(ids))))
+                for pattern, ids in config.per_file_ignores.items()]
+    for _, ids in matchers:
+        try:
+            book.select(ignore=ids)
+        except RuleError as exc:
+            _fail(f"{config.path}: [tool.cuda2npu] per-file-ignores: {exc}")
+    return [replace(s, ignore=tuple(sorted({i for match, ids in matchers if match(s.path) for i in ids})))
+            for s in sources]
 
 
 @main.command("rules")

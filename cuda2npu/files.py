@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
 PYTHON_SUFFIXES = (".py", ".pyi")
-EXCLUDED_DIRS = frozenset({
+DEFAULT_EXCLUDE = (
     ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__", ".mypy_cache",
     ".pytest_cache", ".ruff_cache", "build", "dist", "node_modules", "site-packages", ".eggs",
-    ".ipynb_checkpoints",
-})
+    "*.egg-info", ".ipynb_checkpoints",
+)
 
 
 class UsageError(Exception):
@@ -28,30 +30,64 @@ class Source:
     path: Path
     display: str
     dest: Path | None = None  # --out-dir copy; None: in place
+    ignore: tuple[str, ...] = ()  # rule ids not applied to this file (per-file-ignores)
 
     @property
     def is_python(self) -> bool:
         return self.path.suffix in PYTHON_SUFFIXES
 
 
-def _excluded(dirpath: str, name: str) -> bool:
-    return name in EXCLUDED_DIRS or name.endswith(".egg-info") or os.path.isfile(
-        os.path.join(dirpath, name, "pyvenv.cfg"))
+class Excluder:
+    """Glob patterns matched against a path's name, its folders, and its path relative to ``base``."""
+
+    def __init__(self, patterns: Iterable[str] = DEFAULT_EXCLUDE, base: Path | None = None):
+        self.patterns = tuple(patterns)
+        self.base = Path(os.path.abspath(base or Path.cwd()))
+
+    def __call__(self, path: Path) -> bool:
+        try:
+            rel = Path(os.path.abspath(path)).relative_to(self.base).as_posix()
+        except ValueError:
+            rel = path.as_posix()
+        parts = rel.split("/")
+        names = {path.name, rel, *parts[:-1], *("/".join(parts[:i]) for i in range(1, len(parts)))}
+        return any(fnmatch.fnmatchcase(name, p) for p in self.patterns for name in names)
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """Files below ``root`` in a stable order; excluded folders and symlinks are skipped."""
+def _gitignored(root: Path) -> set[Path]:
+    """Paths below ``root`` that git ignores (folders included); empty outside a git work tree."""
+    try:
+        run = subprocess.run(["git", "-C", str(root), "ls-files", "--others", "--ignored", "--exclude-standard",
+                              "--directory", "-z"], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    if run.returncode != 0:
+        return set()
+    return {(root / entry.decode("utf-8", "surrogateescape").rstrip("/")).resolve()
+            for entry in run.stdout.split(b"\0") if entry}
+
+
+def _walk(root: Path, excluded: Excluder) -> Iterator[Path]:
+    """Files below ``root`` in a stable order, without excluded, git-ignored or linked ones."""
+    ignored = _gitignored(root)
+
+    def skip(path: Path) -> bool:
+        return path.is_symlink() or excluded(path) or (bool(ignored) and path.resolve() in ignored)
+
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not _excluded(dirpath, d)
-                             and not os.path.islink(os.path.join(dirpath, d)))
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not skip(here / d) and not (here / d / "pyvenv.cfg").is_file())
         for name in sorted(filenames):
-            path = Path(dirpath, name)
-            if not path.is_symlink():
-                yield path
+            if not skip(here / name):
+                yield here / name
 
 
-def collect(paths: Iterable[str], out_dir: str | None = None) -> list[Source]:
-    """The Python files named or found below ``paths`` (every file when copying to ``out_dir``)."""
+def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Excluder | None = None) -> list[Source]:
+    """The Python files named or found below ``paths`` (every file when copying to ``out_dir``).
+
+    Excluded paths are skipped even when named on the command line (as pre-commit needs).
+    """
+    excluded = excluded or Excluder()
     paths = list(paths)
     out = Path(out_dir).resolve() if out_dir else None
     single_dir = len(paths) == 1 and Path(paths[0]).is_dir()
@@ -64,8 +100,10 @@ def collect(paths: Iterable[str], out_dir: str | None = None) -> list[Source]:
             raise UsageError(f"{given}: no such file or folder")
         if out is not None and root.is_dir() and (out == root.resolve() or root.resolve() in out.parents):
             raise UsageError(f"--out-dir {out_dir} is inside the input {given}")
-        files = [p for p in _walk(root) if out is not None or p.suffix in PYTHON_SUFFIXES] \
-            if root.is_dir() else [_link_target(root)]
+        if root.is_dir():
+            files = [p for p in _walk(root, excluded) if out is not None or p.suffix in PYTHON_SUFFIXES]
+        else:
+            files = [] if excluded(root) else [_link_target(root)]
         for path in files:
             key = os.path.realpath(path)
             if key in seen:

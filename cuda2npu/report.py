@@ -1,12 +1,16 @@
-"""Run summaries and the machine-readable JSON report."""
+"""Run summaries and the reports: JSON, SARIF 2.1.0, CSV and Markdown."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import __version__
+from .rulebook import Rule, RuleBook
 from .runner import FileResult
 
 REPORT_VERSION = 1
@@ -21,6 +25,7 @@ class Summary:
     failed: int = 0
     edits: Counter = field(default_factory=Counter)
     findings: Counter = field(default_factory=Counter)
+    severities: Counter = field(default_factory=Counter)
 
     @property
     def unchanged(self) -> int:
@@ -32,6 +37,14 @@ class Summary:
         self.changed += result.changed and result.error is None
         self.edits.update(e.rule for e in result.edits)
         self.findings.update(f.rule for f in result.findings)
+        self.severities.update(f.severity for f in result.findings)
+
+    def reaches(self, level: str | None) -> bool:
+        """Whether a finding of severity ``level`` or higher was reported."""
+        if level is None:
+            return False
+        order = ("info", "warning", "error")
+        return any(n and order.index(sev) >= order.index(level) for sev, n in self.severities.items())
 
     def as_dict(self) -> dict:
         return {"files": self.scanned, "changed": self.changed, "unchanged": self.unchanged,
@@ -50,8 +63,116 @@ def file_entry(result: FileResult) -> dict:
     }
 
 
-def write_json(path: str, entries: list[dict], summary: Summary, mode: str) -> None:
-    """The JSON report: ``{"version", "mode", "files": [...], "summary": {...}}``."""
+FORMATS = ("json", "sarif", "csv", "markdown")
+_BY_SUFFIX = {".json": "json", ".sarif": "sarif", ".csv": "csv", ".md": "markdown", ".markdown": "markdown"}
+_SARIF_LEVEL = {"info": "note", "warning": "warning", "error": "error"}
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def format_for(path: str, given: str | None) -> str:
+    """The report format: as given, else from the file's extension, else JSON."""
+    return given or _BY_SUFFIX.get(Path(path).suffix.lower(), "json")
+
+
+def render(fmt: str, entries: list[dict], summary: Summary, mode: str, book: RuleBook) -> str:
+    """A report in one of :data:`FORMATS`."""
+    return {"json": _json, "sarif": _sarif, "csv": _csv, "markdown": _markdown}[fmt](entries, summary, mode, book)
+
+
+def _json(entries: list[dict], summary: Summary, mode: str, book: RuleBook) -> str:
+    """``{"version", "tool", "mode", "files": [...], "summary": {...}}``."""
     document = {"version": REPORT_VERSION, "tool": "cuda2npu", "mode": mode,
                 "files": entries, "summary": summary.as_dict()}
-    Path(path).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _sarif(entries: list[dict], summary: Summary, mode: str, book: RuleBook) -> str:
+    """SARIF 2.1.0 for code scanning: every finding and every edit (pending or made) is a result."""
+    used = sorted({item["rule"] for e in entries for item in e["edits"] + e["findings"]})
+    rules = [_sarif_rule(book.by_id(rule_id), rule_id) for rule_id in used]
+    index = {rule_id: i for i, rule_id in enumerate(used)}
+    results = []
+    for entry in entries:
+        for f in entry["findings"]:
+            results.append(_sarif_result(entry["path"], f, _SARIF_LEVEL[f["severity"]], f["message"], index))
+        verb = "migrated" if mode == "write" else "would migrate"
+        for e in entry["edits"]:
+            results.append(_sarif_result(entry["path"], e, "note" if mode == "write" else "warning",
+                                         f"{verb}: {e['message']}", index))
+        if entry["error"]:
+            error = entry["error"]
+            results.append({"ruleId": "error", "level": "error", "message": {"text": error["message"]},
+                            "locations": [_location(entry["path"], error["line"] or 1, 1)]})
+    run = {"tool": {"driver": {"name": "cuda2npu", "version": __version__, "informationUri":
+                               "https://pypi.org/project/cuda2npu/", "rules": rules}},
+           "results": results, "columnKind": "unicodeCodePoints"}
+    return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
+
+
+def _sarif_rule(rule: Rule | None, rule_id: str) -> dict:
+    if rule is None:  # engine diagnostics such as unused suppressions
+        return {"id": rule_id, "shortDescription": {"text": rule_id}}
+    return {"id": rule.id, "name": rule.kind, "shortDescription": {"text": rule.summary},
+            "fullDescription": {"text": rule.why or rule.summary},
+            "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity]}}
+
+
+def _location(path: str, line: int, col: int) -> dict:
+    return {"physicalLocation": {"artifactLocation": {"uri": Path(path).as_posix()},
+                                 "region": {"startLine": line, "startColumn": col}}}
+
+
+def _sarif_result(path: str, item: dict, level: str, text: str, index: dict[str, int]) -> dict:
+    return {"ruleId": item["rule"], "ruleIndex": index[item["rule"]], "level": level,
+            "message": {"text": text}, "locations": [_location(path, item["line"], item["col"])]}
+
+
+CSV_COLUMNS = ("File", "Start Line", "End Line", "Operation Type", "Message", "Rule", "Severity")
+
+
+def _csv(entries: list[dict], summary: Summary, mode: str, book: RuleBook) -> str:
+    """Rows like the official tool's change_list.csv and unsupported_api.csv, in one file."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry in entries:
+        for e in entry["edits"]:
+            writer.writerow([entry["path"], e["line"], e["line"], _operation(book.by_id(e["rule"])),
+                             e["message"], e["rule"], ""])
+        for f in entry["findings"]:
+            writer.writerow([entry["path"], f["line"], f["line"], "unsupported" if f["severity"] != "info"
+                             else "advice", f["message"], f["rule"], f["severity"]])
+        if entry["error"]:
+            line = entry["error"]["line"] or ""
+            writer.writerow([entry["path"], line, line, "error", entry["error"]["message"], "", "error"])
+    return out.getvalue()
+
+
+def _operation(rule: Rule | None) -> str:
+    return {"rename": "rename api", "call": "replace call", "argument": "modify args", "string": "modify string",
+            "attribute": "rename attribute", "import": "insert import"}.get(rule.kind if rule else "", "edit")
+
+
+def _markdown(entries: list[dict], summary: Summary, mode: str, book: RuleBook) -> str:
+    """A pull-request comment: the counts, then each finding that needs a human."""
+    counts = summary.as_dict()
+    verb = "changed" if mode == "write" else "would change"
+    lines = ["## cuda2npu", "",
+             f"{counts['files']} files scanned: **{counts['changed']} {verb}**, {counts['unchanged']} unchanged, "
+             f"{counts['failed']} failed; {sum(counts['edits'].values())} edits, "
+             f"{sum(counts['findings'].values())} findings.", ""]
+    if counts["edits"] or counts["findings"]:
+        lines += ["| rule | edits | findings | what |", "|---|---:|---:|---|"]
+        for rule_id in sorted(set(counts["edits"]) | set(counts["findings"])):
+            rule = book.by_id(rule_id)
+            lines.append(f"| `{rule_id}` | {counts['edits'].get(rule_id, 0)} | {counts['findings'].get(rule_id, 0)} "
+                         f"| {(rule.summary if rule else '').replace('|', '/')} |")
+        lines.append("")
+    needs = [(e["path"], f) for e in entries for f in e["findings"]]
+    errors = [(e["path"], e["error"]) for e in entries if e["error"]]
+    if needs or errors:
+        lines += ["### Needs a human", ""]
+        lines += [f"- `{path}:{err['line'] or 1}` **error**: {err['message']}" for path, err in errors]
+        lines += [f"- `{path}:{f['line']}:{f['col']}` {f['severity']} `{f['rule']}`: {f['message']}"
+                  for path, f in needs]
+    return "\n".join(lines).rstrip("\n") + "\n"

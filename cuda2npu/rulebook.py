@@ -23,7 +23,7 @@ _RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 # kind -> (required fields, optional fields), beyond the common ones.
 _COMMON_REQUIRED = ("id", "kind", "summary")
-_COMMON_OPTIONAL = ("why", "severity", "examples", "trigger")
+_COMMON_OPTIONAL = ("why", "severity", "examples", "trigger", "tags")
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rename": (("match", "replace"), ("members", "message", "module", "importable")),
     "report": (("match", "message"), ("members",)),
@@ -70,6 +70,7 @@ class Rule:
     spec: dict[str, Any]
     why: str = ""
     examples: tuple[Example, ...] = ()
+    tags: tuple[str, ...] = ()
     source: str = ""
     line: int = 0
 
@@ -114,6 +115,10 @@ class RuleBook:
 
     def of_kind(self, kind: str) -> list[Rule]:
         return [r for r in self.rules if r.kind == kind]
+
+    def tagged(self, tag: str) -> list[str]:
+        """The ids of the rules carrying ``tag``."""
+        return [r.id for r in self.rules if tag in r.tags]
 
     def select(self, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> "RuleBook":
         """Keep the rules whose id starts with a ``select`` code (all if none), minus ``ignore``."""
@@ -238,9 +243,13 @@ def _parse_rule(path: str, raw: Any) -> Rule:
     for name in ("summary", "why"):
         if name in raw and not isinstance(raw[name], str):
             raise fail(name, "must be text")
+    tags = raw.get("tags", [])
+    if not (isinstance(tags, list) and all(isinstance(t, str) and t for t in tags)):
+        raise fail("tags", "must be a list of words")
     return Rule(id=rule_id, kind=kind, summary=raw["summary"].strip(), severity=severity,
                 spec=spec, why=str(raw.get("why", "")).strip(),
-                examples=_parse_examples(raw.get("examples", []), fail), source=path, line=line or 0)
+                examples=_parse_examples(raw.get("examples", []), fail), tags=tuple(tags),
+                source=path, line=line or 0)
 
 
 def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:

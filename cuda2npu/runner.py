@@ -48,7 +48,20 @@ def unified_diff(old: bytes, new: bytes, path: str) -> bytes:
     return b"".join(out)
 
 
-def process(source: Source, engine: Engine, options: Options) -> FileResult:
+class Engines:
+    """One engine per set of per-file ignores, built on first use."""
+
+    def __init__(self, book: RuleBook):
+        self.book = book
+        self._engines: dict[tuple[str, ...], Engine] = {}
+
+    def __call__(self, ignore: tuple[str, ...]) -> Engine:
+        if ignore not in self._engines:
+            self._engines[ignore] = Engine(self.book.select(ignore=ignore) if ignore else self.book)
+        return self._engines[ignore]
+
+
+def process(source: Source, engines: Engines, options: Options) -> FileResult:
     """Migrate one file; never raises for a bad file, never writes output that does not parse."""
     result = FileResult(source.display)
     try:
@@ -56,7 +69,7 @@ def process(source: Source, engine: Engine, options: Options) -> FileResult:
     except OSError as exc:
         result.error = f"cannot read: {exc.strerror or exc}"
         return result
-    new = _migrate(data, engine, result) if source.is_python else data
+    new = _migrate(data, engines(source.ignore), result) if source.is_python else data
     if options.diff and new != data:
         result.diff = unified_diff(data, new, source.display)
     if options.write:
@@ -99,12 +112,12 @@ def _write(source: Source, data: bytes, new: bytes, result: FileResult) -> None:
         result.error = f"cannot write {target}: {exc.strerror or exc}"
 
 
-_worker: tuple[Engine, Options] | None = None
+_worker: tuple[Engines, Options] | None = None
 
 
 def _init_worker(book: RuleBook, options: Options) -> None:
     global _worker
-    _worker = (Engine(book), options)
+    _worker = (Engines(book), options)
 
 
 def _work(source: Source) -> FileResult:
@@ -115,9 +128,9 @@ def _work(source: Source) -> FileResult:
 def run(sources: Sequence[Source], book: RuleBook, options: Options, jobs: int) -> Iterator[FileResult]:
     """Results in input order, streamed; a process pool only for enough files."""
     if jobs <= 1 or len(sources) < POOL_MIN_FILES:
-        engine = Engine(book)
+        engines = Engines(book)
         for source in sources:
-            yield process(source, engine, options)
+            yield process(source, engines, options)
         return
     chunk = max(1, min(16, len(sources) // (jobs * 8)))
     with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(book, options)) as pool:

@@ -15,23 +15,12 @@ if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) from an
 
 
 @pytest.fixture
-def cli(monkeypatch):
-    """Run ``cuda2npu ARGS...`` in process: a click ``Result`` with ``stdout``, ``stderr``, ``exit_code``.
-
-    ``Console`` binds ``sys.stderr`` as a default argument at import time, so a second CliRunner
-    invocation would print into the first one's (dead) stream; the subclass below takes the stream
-    at call time. ``test_cli.test_stderr_is_captured_on_every_in_process_run`` covers the bug itself.
-    """
+def cli():
+    """Run ``cuda2npu ARGS...`` in process: a click ``Result`` with ``stdout``, ``stderr``, ``exit_code``."""
     from click.testing import CliRunner
 
-    from cuda2npu import console
     from cuda2npu.cli import main
 
-    class CallTimeConsole(console.Console):
-        def __init__(self, stream=None, *, quiet=False):
-            super().__init__(sys.stderr if stream is None else stream, quiet=quiet)
-
-    monkeypatch.setattr(console, "Console", CallTimeConsole)
     runner = CliRunner()
 
     def run(*args, **kwargs):

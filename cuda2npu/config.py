@@ -1,0 +1,92 @@
+"""Project configuration: ``[tool.cuda2npu]`` in the nearest ``pyproject.toml``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SEVERITY_LEVELS = ("info", "warning", "error")
+_LISTS = ("select", "ignore", "rules", "exclude", "extend-exclude")
+KEYS = (*_LISTS, "per-file-ignores", "fused-optimizers", "fail-on")
+
+
+class ConfigError(Exception):
+    """An invalid ``[tool.cuda2npu]`` table; the message names the file and the key."""
+
+
+@dataclass
+class Config:
+    """Settings from pyproject.toml; command-line flags are applied on top by the CLI."""
+
+    path: Path | None = None
+    select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    exclude: list[str] | None = None  # None: the built-in excludes
+    extend_exclude: list[str] = field(default_factory=list)
+    per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
+    fused_optimizers: bool = True
+    fail_on: str | None = None
+
+
+def find(paths: Iterable[str]) -> Path | None:
+    """The nearest pyproject.toml with a ``[tool.cuda2npu]`` table, from the paths' common folder up."""
+    resolved = [Path(os.path.abspath(p)) for p in paths] or [Path.cwd()]
+    start = Path(os.path.commonpath([str(p if p.is_dir() else p.parent) for p in resolved]))
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and "cuda2npu" in _table(candidate, quiet=True):
+            return candidate
+    return None
+
+
+def _table(path: Path, quiet: bool = False) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        if quiet:
+            return {}
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    return data.get("tool", {}) if isinstance(data.get("tool"), dict) else {}
+
+
+def load(path: Path | None) -> Config:
+    """The configuration in ``path`` (defaults when None), validated key by key."""
+    if path is None:
+        return Config()
+    table = _table(path).get("cuda2npu", {})
+    where = f"{path}: [tool.cuda2npu]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: must be a table")
+    config = Config(path=path)
+    for key, value in table.items():
+        if key not in KEYS:
+            raise ConfigError(f"{where}: unknown key '{key}' (known: {', '.join(KEYS)})")
+        if key in _LISTS:
+            if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                raise ConfigError(f"{where}: '{key}' must be a list of strings")
+            if key == "rules":
+                value = [str((path.parent / v).resolve()) for v in value]
+            setattr(config, key.replace("-", "_"), value)
+        elif key == "per-file-ignores":
+            if not (isinstance(value, dict) and all(isinstance(v, list) and all(isinstance(i, str) for i in v)
+                                                    for v in value.values())):
+                raise ConfigError(f"{where}: 'per-file-ignores' maps file patterns to lists of rule ids")
+            config.per_file_ignores = value
+        elif key == "fused-optimizers":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: 'fused-optimizers' must be true or false")
+            config.fused_optimizers = value
+        elif key == "fail-on":
+            if value not in SEVERITY_LEVELS:
+                raise ConfigError(f"{where}: 'fail-on' must be one of {', '.join(SEVERITY_LEVELS)}")
+            config.fail_on = value
+    return config

