@@ -4,62 +4,14 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
-from .rulebook import Rule, RuleBook, load_rulebook
 from . import splice, suppress
+from .results import Edit, Finding, InternalError, Migration, SourceError
+from .rulebook import Rule, RuleBook, load_rulebook
 from .symbols import Bindings, build_dotted, import_roots
 from .transform import Migrator, RuleIndex, Site
-
-
-@dataclass(frozen=True)
-class Edit:
-    """A change a rule made, at a 1-based line and column of the input."""
-
-    rule: str
-    line: int
-    col: int
-    message: str
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Something a human should look at."""
-
-    rule: str
-    line: int
-    col: int
-    severity: str
-    message: str
-
-
-@dataclass
-class Migration:
-    """The result of migrating one source text."""
-
-    source: str
-    code: str
-    edits: list[Edit] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return self.code != self.source
-
-
-class SourceError(Exception):
-    """Source that cannot be migrated (syntax error, too deep); ``line`` where known."""
-
-    def __init__(self, message: str, line: int | None = None, col: int | None = None):
-        super().__init__(message)
-        self.message, self.line, self.col = message, line, col
-
-
-class InternalError(SourceError):
-    """The rules produced output that does not parse; nothing is written."""
 
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -171,6 +123,8 @@ def _positions(module: cst.Module, nodes: list[cst.CSTNode],
     """Source (line, column, end line), 1-based, of each node, by the node's id."""
     if not nodes:
         return {}
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     to_source = chunks.original_line if chunks is not None else (lambda line: line)
     out = {}

@@ -6,12 +6,12 @@ import difflib
 import os
 import re
 import stat
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
-from .engine import Edit, Engine, Finding, SourceError
 from .files import Source, write_atomic
+from .prefilter import trigger_pattern
+from .results import Edit, Finding, SourceError
 from .rulebook import RuleBook
 from .sourcefile import decode
 
@@ -49,14 +49,21 @@ def unified_diff(old: bytes, new: bytes, path: str) -> bytes:
 
 
 class Engines:
-    """One engine per set of per-file ignores, built on first use."""
+    """One engine per set of per-file ignores, built (and LibCST imported) on first use."""
 
     def __init__(self, book: RuleBook):
         self.book = book
-        self._engines: dict[tuple[str, ...], Engine] = {}
+        self.trigger = trigger_pattern(book)
+        self._engines: dict = {}
 
-    def __call__(self, ignore: tuple[str, ...]) -> Engine:
+    def triggered(self, text: str) -> bool:
+        """The prefilter, without LibCST: most files of a large tree stop here."""
+        return self.trigger is not None and self.trigger.search(text) is not None
+
+    def __call__(self, ignore: tuple[str, ...]):
         if ignore not in self._engines:
+            from .engine import Engine
+
             self._engines[ignore] = Engine(self.book.select(ignore=ignore) if ignore else self.book)
         return self._engines[ignore]
 
@@ -69,7 +76,7 @@ def process(source: Source, engines: Engines, options: Options) -> FileResult:
     except OSError as exc:
         result.error = f"cannot read: {exc.strerror or exc}"
         return result
-    new = _migrate(data, engines(source.ignore), result) if source.is_python else data
+    new = _migrate(data, engines, source.ignore, result) if source.is_python else data
     if options.diff and new != data:
         result.diff = unified_diff(data, new, source.display)
     if options.write:
@@ -77,11 +84,13 @@ def process(source: Source, engines: Engines, options: Options) -> FileResult:
     return result
 
 
-def _migrate(data: bytes, engine: Engine, result: FileResult) -> bytes:
+def _migrate(data: bytes, engines: Engines, ignore: tuple[str, ...], result: FileResult) -> bytes:
     """The migrated bytes of a Python file (the same bytes when unchanged or failed)."""
     try:
         decoded = decode(data)
-        migration = engine.migrate(decoded.text)
+        if not engines.triggered(decoded.text):
+            return data
+        migration = engines(ignore).migrate(decoded.text)
     except SourceError as exc:
         result.error, result.error_line = exc.message, exc.line
         return data
@@ -132,6 +141,8 @@ def run(sources: Sequence[Source], book: RuleBook, options: Options, jobs: int) 
         for source in sources:
             yield process(source, engines, options)
         return
+    from concurrent.futures import ProcessPoolExecutor
+
     chunk = max(1, min(16, len(sources) // (jobs * 8)))
     with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(book, options)) as pool:
         yield from pool.map(_work, sources, chunksize=chunk)

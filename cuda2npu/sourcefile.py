@@ -6,7 +6,7 @@ import io
 import tokenize
 from dataclasses import dataclass
 
-from .engine import SourceError
+from .results import SourceError
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from .prefilter import trigger_pattern
 from .rulebook import Rule, RuleBook
 from .symbols import Bindings, PrefixIndex, build_dotted, dotted, import_roots
 
@@ -39,7 +40,6 @@ class RuleIndex:
         self.string_patterns: list[tuple[Rule, str, re.Pattern[str]]] = []
         self.imports = book.of_kind("import")
         self.anchor_root = self.imports[0].get("after") if self.imports else None
-        triggers: set[str] = set()
         for rule in book:
             if rule.kind in ("rename", "report"):
                 for old, new in rule.pairs():
@@ -61,11 +61,7 @@ class RuleIndex:
                         self.strings.setdefault(word, rule)
                         continue
                     self.string_patterns.append((rule, word, pattern))
-            if rule.kind != "import":
-                triggers.update(_triggers(rule))
-        self.triggers = tuple(sorted(triggers))
-        self.trigger = re.compile(r"\b(?:%s)\b" % "|".join(
-            re.escape(t) for t in sorted(triggers, key=len, reverse=True))) if triggers else None
+        self.trigger = trigger_pattern(book)
         self.aware = re.compile(rf"(?<![A-Za-z0-9]){re.escape(book.target)}(?![A-Za-z0-9])", re.I)
 
     def triggered(self, source: str) -> bool:
@@ -82,20 +78,6 @@ class RuleIndex:
                 replace = rule.get("replace")
                 return rule, word, None if replace is None else replace + text[len(word):]
         return None
-
-
-def _triggers(rule: Rule) -> set[str]:
-    """Words one of which any code the rule acts on contains: its ``trigger``, else a part of ``match``.
-
-    Every part of a dotted name is spelled somewhere in a file that uses it (in an import or an
-    attribute chain), so the last part of ``match`` will do; string rules match their whole value.
-    """
-    if rule.get("trigger"):
-        return set(rule.get("trigger"))
-    if rule.kind == "string":
-        return set(rule.matches())
-    match = rule.get("match")
-    return {name.split(".")[-1] for name in (match if isinstance(match, list) else [match])}
 
 
 @dataclass
