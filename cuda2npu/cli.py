@@ -68,7 +68,7 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     change, any file could not be parsed, decoded or written, or a finding reached --fail-on;
     2 for usage, configuration and rule-file errors.
     """
-    from .console import Console
+    from .console import Console, color_diff, fancy
     from .report import Summary, file_entry, format_for, render
     from .runner import Options, default_jobs, run
 
@@ -85,15 +85,18 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     console = Console(quiet=quiet)
     summary, entries = Summary(), []
     options = Options(write=mode == "write", diff=diff)
-    for source, result in zip(sources, run(sources, book, options, jobs or default_jobs())):
-        if result.diff:
-            sys.stdout.buffer.write(result.diff)
-            sys.stdout.buffer.flush()
-        if source.is_python or result.error:  # files only copied to --out-dir count when they fail
-            summary.add(result)
-            console.file(result, check=mode != "write")
-            if report_path:
-                entries.append(file_entry(result))
+    colored = fancy(sys.stdout)
+    with console.progress(len(sources)) as advance:
+        for source, result in zip(sources, run(sources, book, options, jobs or default_jobs())):
+            advance()
+            if result.diff:
+                sys.stdout.buffer.write(color_diff(result.diff) if colored else result.diff)
+                sys.stdout.buffer.flush()
+            if source.is_python or result.error:  # files only copied to --out-dir count when they fail
+                summary.add(result)
+                console.file(result, check=mode != "write")
+                if report_path:
+                    entries.append(file_entry(result))
     if report_path:
         try:
             text = render(format_for(report_path, report_format), entries, summary, mode, book)
@@ -141,6 +144,53 @@ def _sources(paths, out_dir, config, book):
             _fail(f"{config.path}: [tool.cuda2npu] per-file-ignores: {exc}")
     return [replace(s, ignore=tuple(sorted({i for match, ids in matchers if match(s.path) for i in ids})))
             for s in sources]
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@_rules_option
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True),
+              help="Read [tool.cuda2npu] from this pyproject.toml (default: the nearest one).")
+@click.option("--no-config", is_flag=True, help="Ignore any pyproject.toml.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the cores available).")
+def analyze(paths, rule_paths, config_path, no_config, jobs) -> None:
+    """Estimate a port before making it: per file, what migrates automatically and what needs a human.
+
+    Writes nothing. Effort: none (nothing to do), low (automatic only, or one or two findings),
+    medium (up to ten findings), high (more, or files that cannot be parsed).
+    """
+    from .console import fancy
+    from .runner import Options, default_jobs, run
+
+    config = _config(paths, config_path, no_config)
+    book = _rulebook((*config.rules, *rule_paths), tuple(config.select), tuple(config.ignore),
+                     fused_optimizers=config.fused_optimizers)
+    sources = [s for s in _sources(paths, None, config, book) if s.is_python]
+    rows, totals = [], [0, 0, 0]
+    for result in run(sources, book, Options(write=False), jobs or default_jobs()):
+        manual = sum(f.severity != "info" for f in result.findings)
+        if result.edits or result.findings or result.error:
+            rows.append((result.path, str(len(result.edits)), str(manual),
+                         str(len(result.findings) - manual), _effort(manual, result.error)))
+        totals = [totals[0] + len(result.edits), totals[1] + manual, totals[2] + len(result.findings) - manual]
+    heavy = max((r[4] for r in rows), key=_EFFORTS.index, default="none")
+    rows.append((f"total ({len(sources)} files, {len(rows)} to port)", *map(str, totals), heavy))
+    header = ("file", "automatic", "needs a human", "advice", "effort")
+    if fancy(sys.stdout):
+        _table("cuda2npu analyze", header, rows)
+    else:
+        click.echo("\t".join(header))
+        for row in rows:
+            click.echo("\t".join(row))
+
+
+_EFFORTS = ("none", "low", "medium", "high")
+
+
+def _effort(manual: int, error: str | None) -> str:
+    if error is not None or manual > 10:
+        return "high"
+    return "medium" if manual > 2 else "low"
 
 
 @main.command("rules")

@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
-from typing import TextIO
+from contextlib import contextmanager
+from typing import Callable, Iterator, TextIO
 
 from .report import Summary
 from .runner import FileResult
 
 
+PROGRESS_MIN_FILES = 20
+_DIFF_COLORS = ((b"+++", b"1"), (b"---", b"1"), (b"@@", b"36"), (b"+", b"32"), (b"-", b"31"))
+_DIFF_LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
+
+
 def fancy(stream: TextIO) -> bool:
+    """Colour and live output: on a terminal, unless NO_COLOR is set."""
     return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def color_diff(diff: bytes) -> bytes:
+    """A unified diff with ANSI colours (headers bold, hunks cyan, additions green, removals red)."""
+    out = []
+    for line in _DIFF_LINE.findall(diff):
+        code = next((c for prefix, c in _DIFF_COLORS if line.startswith(prefix)), None)
+        body, end = (line[:-1], b"\n") if line.endswith(b"\n") else (line, b"")
+        out.append(b"\x1b[" + code + b"m" + body + b"\x1b[0m" + end if code else line)
+    return b"".join(out)
 
 
 class Console:
@@ -25,6 +43,19 @@ class Console:
             from rich.console import Console as RichConsole
 
             self._rich = RichConsole(file=stream, highlight=False)
+
+    @contextmanager
+    def progress(self, total: int) -> Iterator[Callable[[], None]]:
+        """A progress bar on a terminal for runs over many files; yields the function that advances it."""
+        if self._rich is None or total < PROGRESS_MIN_FILES:
+            yield lambda: None
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("cuda2npu"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=self._rich, transient=True) as bar:
+            task = bar.add_task("files", total=total)
+            yield lambda: bar.advance(task)
 
     def _line(self, text: str, style: str = "") -> None:
         if self._rich is not None:

@@ -138,3 +138,39 @@ def test_markdown_report_for_a_pull_request(cli, project):
 def test_report_format_option_overrides_extension(cli, project):
     cli("migrate", "--check", "--report", "r.txt", "--report-format", "json", "src")
     assert json.loads((project / "r.txt").read_text())["version"] == 1
+
+
+def test_analyze_estimates_without_writing(cli, project):
+    (project / "src" / "clean.py").write_text("import os\n")
+    result = cli("analyze", "--no-config", "src")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        "file\tautomatic\tneeds a human\tadvice\teffort",
+        "src/train.py\t3\t1\t0\tlow",
+        "total (2 files, 1 to port)\t3\t1\t0\tlow",
+    ]
+    assert (project / "src" / "train.py").read_text() == CUDA
+
+
+def test_diff_is_coloured_on_a_terminal_only(project):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from cuda2npu.console import color_diff
+
+    assert color_diff(b"--- a/x\n+++ b/x\n@@ -1 +1 @@\n-old\n+new\n ctx") == (
+        b"\x1b[1m--- a/x\x1b[0m\n\x1b[1m+++ b/x\x1b[0m\n\x1b[36m@@ -1 +1 @@\x1b[0m\n"
+        b"\x1b[31m-old\x1b[0m\n\x1b[32m+new\x1b[0m\n ctx")
+    root = Path(__file__).resolve().parent.parent
+    for no_color, expect_escape in (("", True), ("1", False)):
+        primary, secondary = pty.openpty()
+        env = {**os.environ, "PYTHONPATH": str(root), "NO_COLOR": no_color}
+        proc = subprocess.run([sys.executable, "-m", "cuda2npu", "migrate", "--diff", "--no-config", "src"],
+                              stdout=secondary, stderr=subprocess.DEVNULL, env=env, cwd=project)
+        os.close(secondary)
+        out = os.read(primary, 65536)
+        os.close(primary)
+        assert proc.returncode == 1
+        assert (b"\x1b[32m+" in out) is expect_escape
