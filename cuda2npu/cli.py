@@ -92,7 +92,7 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
             if result.diff:
                 sys.stdout.buffer.write(color_diff(result.diff) if colored else result.diff)
                 sys.stdout.buffer.flush()
-            if source.is_python or result.error:  # files only copied to --out-dir count when they fail
+            if source.kind != "other" or result.error:  # files only copied to --out-dir count when they fail
                 summary.add(result)
                 console.file(result, check=mode != "write")
                 if report_path:
@@ -165,7 +165,7 @@ def analyze(paths, rule_paths, config_path, no_config, jobs) -> None:
     config = _config(paths, config_path, no_config)
     book = _rulebook((*config.rules, *rule_paths), tuple(config.select), tuple(config.ignore),
                      fused_optimizers=config.fused_optimizers)
-    sources = [s for s in _sources(paths, None, config, book) if s.is_python]
+    sources = [s for s in _sources(paths, None, config, book) if s.kind != "other"]
     rows, totals = [], [0, 0, 0]
     for result in run(sources, book, Options(write=False), jobs or default_jobs()):
         manual = sum(f.severity != "info" for f in result.findings)

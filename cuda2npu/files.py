@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 PYTHON_SUFFIXES = (".py", ".pyi")
+NOTEBOOK_SUFFIXES = (".ipynb",)
 DEFAULT_EXCLUDE = (
     ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__", ".mypy_cache",
     ".pytest_cache", ".ruff_cache", "build", "dist", "node_modules", "site-packages", ".eggs",
@@ -33,8 +34,10 @@ class Source:
     ignore: tuple[str, ...] = ()  # rule ids not applied to this file (per-file-ignores)
 
     @property
-    def is_python(self) -> bool:
-        return self.path.suffix in PYTHON_SUFFIXES
+    def kind(self) -> str:
+        """``python``, ``notebook``, or ``other`` (only copied to --out-dir)."""
+        suffix = self.path.suffix
+        return "python" if suffix in PYTHON_SUFFIXES else "notebook" if suffix in NOTEBOOK_SUFFIXES else "other"
 
 
 class Excluder:
@@ -101,7 +104,8 @@ def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Excluder
         if out is not None and root.is_dir() and (out == root.resolve() or root.resolve() in out.parents):
             raise UsageError(f"--out-dir {out_dir} is inside the input {given}")
         if root.is_dir():
-            files = [p for p in _walk(root, excluded) if out is not None or p.suffix in PYTHON_SUFFIXES]
+            files = [p for p in _walk(root, excluded)
+                     if out is not None or p.suffix in PYTHON_SUFFIXES + NOTEBOOK_SUFFIXES]
         else:
             files = [] if excluded(root) else [_link_target(root)]
         for path in files:

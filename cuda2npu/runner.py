@@ -76,21 +76,24 @@ def process(source: Source, engines: Engines, options: Options) -> FileResult:
     except OSError as exc:
         result.error = f"cannot read: {exc.strerror or exc}"
         return result
-    new = _migrate(data, engines, source.ignore, result) if source.is_python else data
-    if options.diff and new != data:
+    migrate = {"python": _migrate, "notebook": _migrate_notebook}.get(source.kind)
+    new = migrate(data, engines, source, result) if migrate else data
+    if not options.diff:
+        result.diff = b""
+    elif new != data and not result.diff:
         result.diff = unified_diff(data, new, source.display)
     if options.write:
         _write(source, data, new, result)
     return result
 
 
-def _migrate(data: bytes, engines: Engines, ignore: tuple[str, ...], result: FileResult) -> bytes:
+def _migrate(data: bytes, engines: Engines, source: Source, result: FileResult) -> bytes:
     """The migrated bytes of a Python file (the same bytes when unchanged or failed)."""
     try:
         decoded = decode(data)
         if not engines.triggered(decoded.text):
             return data
-        migration = engines(ignore).migrate(decoded.text)
+        migration = engines(source.ignore).migrate(decoded.text)
     except SourceError as exc:
         result.error, result.error_line = exc.message, exc.line
         return data
@@ -104,6 +107,27 @@ def _migrate(data: bytes, engines: Engines, ignore: tuple[str, ...], result: Fil
         return data
     result.changed = True
     return new
+
+
+def _migrate_notebook(data: bytes, engines: Engines, source: Source, result: FileResult) -> bytes:
+    """The migrated bytes of a notebook; its diff shows the changed cells."""
+    try:
+        text = data.decode("utf-8")
+        if not engines.triggered(text):
+            return data
+        from .notebook import migrate_notebook
+
+        new, migration, cell_diffs = migrate_notebook(text, engines(source.ignore).migrate)
+    except UnicodeDecodeError as exc:
+        result.error, result.error_line = f"cannot decode as utf-8: {exc.reason}", data[:exc.start].count(b"\n") + 1
+        return data
+    except SourceError as exc:
+        result.error, result.error_line = exc.message, exc.line
+        return data
+    result.edits, result.findings, result.changed = migration.edits, migration.findings, new != text
+    header = f"--- a/{source.display}\n+++ b/{source.display}\n"
+    result.diff = (header + "".join(cell_diffs)).encode("utf-8") if cell_diffs else b""
+    return new.encode("utf-8")
 
 
 def _write(source: Source, data: bytes, new: bytes, result: FileResult) -> None:

@@ -1,0 +1,130 @@
+"""Jupyter notebooks: migrate the code cells as one program; keep outputs, metadata and JSON layout.
+
+The code cells are joined (with marker comments between them) so that imports and aliases work
+across cells and ``import torch_npu`` is added once, after the first torch import. IPython magics
+and shell lines are masked as ``pass`` statements while the engine runs and put back afterwards.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import replace
+from typing import Any, Callable
+
+from .results import Migration, SourceError
+
+_CELL = "# cuda2npu-cell-{}"
+_CELL_LINE = re.compile(r"^# cuda2npu-cell-(\d+)\r?\n", re.M)
+_MAGIC = re.compile(r"^(\s*)(?:[%!?]|\w[\w.,\s]*=\s*[!%])")  # %magic, !shell, ?help, x = !cmd
+_MASK = "{}pass  # cuda2npu-magic-{}"
+_MASKED = re.compile(r"^(\s*)pass  # cuda2npu-magic-(\d+)$")
+_PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")  # their cell body is Python
+_LAYOUTS = [(indent, ascii_only) for indent in (1, 2, 4, None) for ascii_only in (False, True)]
+
+
+def _layout(nb: Any, text: str) -> Callable[[Any], str]:
+    """The json.dumps settings that reproduce ``text`` exactly; refuse notebooks written otherwise."""
+    newline = "\n" if text.endswith("\n") else ""
+    for indent, ascii_only in _LAYOUTS:
+        def dump(obj: Any, indent=indent, ascii_only=ascii_only) -> str:
+            return json.dumps(obj, indent=indent, ensure_ascii=ascii_only) + newline
+        if dump(nb) == text:
+            return dump
+    raise SourceError("notebook JSON is laid out in a way that cannot be kept exactly: not migrated", 1)
+
+
+def _code_cells(nb: Any) -> list[tuple[int, str]]:
+    """(index, source) of the Python code cells of a Python notebook (not %%bash, %%writefile, ...)."""
+    language = (nb.get("metadata", {}).get("kernelspec", {}).get("language")
+                or nb.get("metadata", {}).get("language_info", {}).get("name") or "python")
+    if not isinstance(nb.get("cells"), list) or language.lower() != "python":
+        return []
+    cells = []
+    for i, cell in enumerate(nb["cells"]):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            text = "".join(source) if isinstance(source, list) else source
+            if not text.startswith("%%") or text.split(None, 1)[0] in _PYTHON_CELL_MAGICS:
+                cells.append((i, text))
+    return cells
+
+
+def _mask(text: str, magics: list[str]) -> str:
+    """Magic and shell lines as numbered ``pass`` lines."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        match = _MAGIC.match(body)
+        if match:
+            out.append(_MASK.format(match.group(1), len(magics)) + line[len(body):])
+            magics.append(body)
+        else:
+            out.append(line)
+    return "".join(out)
+
+
+def _cell_magic(text: str) -> tuple[str, str]:
+    """A ``%%time``-like first line, kept out of the program so nothing is put above it; the rest."""
+    if not text.startswith("%%"):
+        return "", text
+    first, _, rest = text.partition("\n")
+    return first + "\n", rest
+
+
+def _unmask(text: str, magics: list[str]) -> str:
+    out = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        match = _MASKED.match(body)
+        out.append(magics[int(match.group(2))] + line[len(body):] if match else line)
+    return "".join(out)
+
+
+def migrate_notebook(text: str, migrate: Callable[[str], Migration]) -> tuple[str, Migration, list[str]]:
+    """The new notebook text, the migration of its joined code, and a readable diff per changed cell."""
+    try:
+        nb = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"invalid notebook JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    if not isinstance(nb, dict):
+        raise SourceError("invalid notebook: not a JSON object", 1)
+    dump = _layout(nb, text)
+    cells = _code_cells(nb)
+    magics: list[str] = []
+    heads = {i: _cell_magic(src) for i, src in cells}
+    program = "".join(f"{_CELL.format(i)}\n{_mask(heads[i][1], magics)}\n" for i, _ in cells)
+    result = migrate(program)
+    if not result.changed:
+        return text, _cell_positions(result, program), []
+    new_sources = {i: heads[i][0] + body for (i, _), body in zip(cells, _split(_unmask(result.code, magics)))}
+    diffs = []
+    for i, old in cells:
+        new = new_sources[i]
+        if new != old:
+            cell = nb["cells"][i]
+            cell["source"] = new.splitlines(keepends=True) if isinstance(cell.get("source"), list) else new
+            diff = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+                                        f"cell {i + 1} (before)", f"cell {i + 1} (after)")
+            diffs.append("".join(line if line.endswith("\n") else line + "\n" for line in diff))
+    return dump(nb), _cell_positions(result, program), diffs
+
+
+def _split(code: str) -> list[str]:
+    """The joined program back into cell sources (each lost the newline added when joining)."""
+    parts = _CELL_LINE.split(code)[1:]
+    return [body[:-1] if body.endswith("\n") else body for body in parts[1::2]]
+
+
+def _cell_positions(result: Migration, program: str) -> Migration:
+    """Edits and findings with lines counted inside their cell, and the cell named in the message."""
+    starts = [(program.count("\n", 0, m.start()) + 2, int(m.group(1))) for m in _CELL_LINE.finditer(program)]
+
+    def where(item):
+        line, cell = next(((item.line - first + 1, c) for first, c in reversed(starts) if item.line >= first),
+                          (item.line, 0))
+        return replace(item, line=max(line, 1), message=f"cell {cell + 1}: {item.message}")
+
+    return Migration(result.source, result.code, [where(e) for e in result.edits],
+                     [where(f) for f in result.findings])

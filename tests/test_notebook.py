@@ -1,0 +1,77 @@
+"""Notebooks: code cells migrated as one program, magics kept, outputs and JSON layout untouched."""
+
+import json
+
+import pytest
+
+from cuda2npu.engine import Engine
+from cuda2npu.notebook import migrate_notebook
+from cuda2npu.results import SourceError
+from cuda2npu.rulebook import load_rulebook
+
+ENGINE = Engine(load_rulebook())
+
+
+def notebook(*sources, indent=1, ascii_only=False, language="python"):
+    cells = [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+              "source": src.splitlines(keepends=True)} for src in sources]
+    nb = {"metadata": {"kernelspec": {"language": language, "name": "k"}}, "nbformat": 4, "nbformat_minor": 5,
+          "cells": cells}
+    return json.dumps(nb, indent=indent, ensure_ascii=ascii_only) + "\n"
+
+
+def sources(text):
+    return ["".join(c["source"]) for c in json.loads(text)["cells"]]
+
+
+def test_cells_share_imports_and_magics_are_kept():
+    text = notebook("%load_ext autoreload\nimport torch as th", "x = th.zeros(1).cuda()\n!ls\ny = !pwd")
+    new, result, diffs = migrate_notebook(text, ENGINE.migrate)
+    assert sources(new) == ["%load_ext autoreload\nimport torch as th\nimport torch_npu",
+                            "x = th.zeros(1).npu()\n!ls\ny = !pwd"]
+    assert [(e.rule, e.line) for e in result.edits] == [("NPU001", 3), ("NPU102", 1)]
+    assert result.edits[1].message.startswith("cell 2: ")
+    assert len(diffs) == 2
+    assert migrate_notebook(new, ENGINE.migrate)[0] == new
+
+
+@pytest.mark.parametrize(("indent", "ascii_only"), [(1, False), (2, True), (4, False)])
+def test_json_layout_is_kept(indent, ascii_only):
+    text = notebook("import torch\n# données\nx = t.cuda()", indent=indent, ascii_only=ascii_only)
+    new = migrate_notebook(text, ENGINE.migrate)[0]
+    expected = notebook("import torch\nimport torch_npu\n# données\nx = t.npu()", indent=indent,
+                        ascii_only=ascii_only)
+    assert new == expected
+
+
+def test_non_python_kernel_and_foreign_cell_magics_are_left_alone():
+    text = notebook("x = t.cuda()", language="R")
+    assert migrate_notebook(text, ENGINE.migrate)[0] == text
+    text = notebook("%%bash\nnvcc -o x x.cu\necho cuda", "%%time\ny = t.cuda()")
+    assert sources(migrate_notebook(text, ENGINE.migrate)[0]) == [
+        "%%bash\nnvcc -o x x.cu\necho cuda", "%%time\nimport torch_npu\ny = t.npu()"]
+
+
+def test_invalid_json_is_an_error_with_a_line():
+    with pytest.raises(SourceError) as err:
+        migrate_notebook('{\n "cells": [\n}', ENGINE.migrate)
+    assert err.value.line == 3 and "invalid notebook JSON" in err.value.message
+
+
+def test_unusual_layout_is_refused_not_rewritten():
+    text = '{"cells": [{"cell_type": "code", "source": "x = t.cuda()", "metadata": {}, "outputs": []}],   "nbformat": 4}'
+    with pytest.raises(SourceError, match="cannot be kept exactly"):
+        migrate_notebook(text, ENGINE.migrate)
+
+
+def test_cli_on_a_notebook(cli, tmp_path):
+    path = tmp_path / "nb.ipynb"
+    path.write_text(notebook("import torch\nx = t.cuda()"))
+    diff = cli("migrate", "--diff", path)
+    assert diff.exit_code == 1 and "--- cell 1 (before)\n+++ cell 1 (after)\n" in diff.stdout
+    assert cli("migrate", path).exit_code == 0
+    assert sources(path.read_text()) == ["import torch\nimport torch_npu\nx = t.npu()"]
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text('{"cells": [ "cuda"')
+    result = cli("migrate", bad)
+    assert result.exit_code == 1 and f"{bad}:1: error: invalid notebook JSON" in result.stderr
