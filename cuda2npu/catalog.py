@@ -79,10 +79,11 @@ def markdown(book: RuleBook) -> str:
             shown = f"{len(value)} names: " + ", ".join(f"`{v}`" for v in map(str, value)) \
                 if key == "members" else f"`{value}`"
             lines.append(f"- {key}: {shown}")
+        fence = "```" + ("text" if rule.kind == "text" else "python")
         for n, example in enumerate(rule.examples, 1):
-            lines += ["", f"Example {n}:", "", "```python", example.before.rstrip("\n"), "```"]
+            lines += ["", f"Example {n}:", "", fence, example.before.rstrip("\n"), "```"]
             if example.after != example.before:
-                lines += ["", "becomes", "", "```python", example.after.rstrip("\n"), "```"]
+                lines += ["", "becomes", "", fence, example.after.rstrip("\n"), "```"]
             if example.findings:
                 lines += ["", f"and reports {example.findings} finding(s)."]
     return "\n".join(lines) + "\n"

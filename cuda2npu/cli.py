@@ -130,7 +130,7 @@ def _sources(paths, out_dir, config, book):
     base = config.path.parent if config.path else None
     patterns = list(DEFAULT_EXCLUDE if config.exclude is None else config.exclude) + config.extend_exclude
     try:
-        sources = collect(paths, out_dir, Excluder(patterns, base))
+        sources = collect(paths, out_dir, Excluder(patterns, base), book.text_patterns())
     except UsageError as exc:
         _fail(str(exc))
     if not config.per_file_ignores:

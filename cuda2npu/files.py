@@ -32,12 +32,16 @@ class Source:
     display: str
     dest: Path | None = None  # --out-dir copy; None: in place
     ignore: tuple[str, ...] = ()  # rule ids not applied to this file (per-file-ignores)
+    kind: str = "python"  # python, notebook, text (text rules), or other (only copied to --out-dir)
 
-    @property
-    def kind(self) -> str:
-        """``python``, ``notebook``, or ``other`` (only copied to --out-dir)."""
-        suffix = self.path.suffix
-        return "python" if suffix in PYTHON_SUFFIXES else "notebook" if suffix in NOTEBOOK_SUFFIXES else "other"
+
+def file_kind(path: Path, text_patterns: Iterable[str] = ()) -> str:
+    """How a file is migrated, by its name."""
+    if path.suffix in PYTHON_SUFFIXES:
+        return "python"
+    if path.suffix in NOTEBOOK_SUFFIXES:
+        return "notebook"
+    return "text" if any(fnmatch.fnmatchcase(path.name, p) for p in text_patterns) else "other"
 
 
 class Excluder:
@@ -85,12 +89,14 @@ def _walk(root: Path, excluded: Excluder) -> Iterator[Path]:
                 yield here / name
 
 
-def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Excluder | None = None) -> list[Source]:
+def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Excluder | None = None,
+            text_patterns: Iterable[str] = ()) -> list[Source]:
     """The Python files named or found below ``paths`` (every file when copying to ``out_dir``).
 
     Excluded paths are skipped even when named on the command line (as pre-commit needs).
     """
     excluded = excluded or Excluder()
+    text_patterns = tuple(text_patterns)
     paths = list(paths)
     out = Path(out_dir).resolve() if out_dir else None
     single_dir = len(paths) == 1 and Path(paths[0]).is_dir()
@@ -104,8 +110,7 @@ def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Excluder
         if out is not None and root.is_dir() and (out == root.resolve() or root.resolve() in out.parents):
             raise UsageError(f"--out-dir {out_dir} is inside the input {given}")
         if root.is_dir():
-            files = [p for p in _walk(root, excluded)
-                     if out is not None or p.suffix in PYTHON_SUFFIXES + NOTEBOOK_SUFFIXES]
+            files = [p for p in _walk(root, excluded) if out is not None or file_kind(p, text_patterns) != "other"]
         else:
             files = [] if excluded(root) else [_link_target(root)]
         for path in files:
@@ -122,7 +127,8 @@ def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Excluder
                 if dest in dests:
                     raise UsageError(f"--out-dir: {dests[dest]} and {path} would both be written to {dest}")
                 dests[dest] = str(path)
-            sources.append(Source(path, str(path) if root.is_dir() else given, dest))
+            sources.append(Source(path, str(path) if root.is_dir() else given, dest,
+                                  kind=file_kind(Path(given) if not root.is_dir() else path, text_patterns)))
     return sources
 
 

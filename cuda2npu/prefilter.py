@@ -12,10 +12,10 @@ def triggers(rule: Rule) -> set[str]:
 
     Every part of a dotted name is spelled somewhere in a file that uses it (in an import or an
     attribute chain), so the last part of ``match`` will do; string rules match their whole value.
-    Import rules act only alongside other edits and have none.
+    Import rules act only alongside other edits, and text rules on other files: they have none.
     """
-    if rule.kind == "import":
-        return set()
+    if rule.kind in ("import", "text"):
+        return set()  # text rules run on their own files, not on Python
     if rule.get("trigger"):
         return set(rule.get("trigger"))
     if rule.kind == "string":

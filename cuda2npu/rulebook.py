@@ -32,6 +32,7 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "call": (("match", "replace"), ("drop", "unsupported", "defaults", "max_positional", "message")),
     "argument": (("match",), ("members", "rename", "unsupported", "message")),
     "import": (("module", "after"), ()),
+    "text": (("files", "match"), ("replace", "message")),
 }
 DEFAULT_SEVERITY = {"report": "warning", "call": "warning", "argument": "warning", "rename": "info"}
 
@@ -115,6 +116,10 @@ class RuleBook:
 
     def of_kind(self, kind: str) -> list[Rule]:
         return [r for r in self.rules if r.kind == kind]
+
+    def text_patterns(self) -> set[str]:
+        """The file name patterns that text rules apply to (shell scripts, requirements files, ...)."""
+        return {g for r in self.rules if r.kind == "text" for g in r.get("files")}
 
     def tagged(self, tag: str) -> list[str]:
         """The ids of the rules carrying ``tag``."""
@@ -248,12 +253,12 @@ def _parse_rule(path: str, raw: Any) -> Rule:
         raise fail("tags", "must be a list of words")
     return Rule(id=rule_id, kind=kind, summary=raw["summary"].strip(), severity=severity,
                 spec=spec, why=str(raw.get("why", "")).strip(),
-                examples=_parse_examples(raw.get("examples", []), fail), tags=tuple(tags),
+                examples=_parse_examples(raw.get("examples", []), fail, python=kind != "text"), tags=tuple(tags),
                 source=path, line=line or 0)
 
 
 def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
-    dotted = ("match", "replace", "module", "after") if kind not in ("attribute", "string") else ()
+    dotted = ("match", "replace", "module", "after") if kind not in ("attribute", "string", "text") else ()
     for name in dotted:
         value = spec.get(name)
         if kind == "report" and name == "match" and isinstance(value, list):
@@ -277,6 +282,18 @@ def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
             raise fail("replace", "must be text")
         if "replace" not in spec and "message" not in spec:
             raise fail("message", "a string rule without 'replace' reports: it needs a message")
+    if kind == "text":
+        if not (isinstance(spec["files"], list) and spec["files"] and all(isinstance(g, str) and g for g in spec["files"])):
+            raise fail("files", "must be a list of file name patterns")
+        if not isinstance(spec["match"], str):
+            raise fail("match", "must be a regular expression")
+        try:
+            re.compile(spec["match"])
+        except re.error as exc:
+            raise fail("match", f"invalid regular expression: {exc}") from None
+        if "replace" not in spec and "message" not in spec:
+            raise fail("message", "a text rule without 'replace' reports: it needs a message")
+        return
     if kind == "argument" and not ("rename" in spec or "unsupported" in spec):
         raise fail("rename", "an argument rule needs 'rename' or 'unsupported'")
     for name in ("call", "device", "prefix", "importable"):
@@ -355,7 +372,7 @@ def _check_defaults(defaults: Any, fail) -> None:
             raise fail("defaults", f"value {entry['value']!r} is not a Python expression") from None
 
 
-def _parse_examples(raw: Any, fail) -> tuple[Example, ...]:
+def _parse_examples(raw: Any, fail, *, python: bool = True) -> tuple[Example, ...]:
     if not isinstance(raw, list):
         raise fail("examples", "must be a list")
     examples = []
@@ -369,7 +386,7 @@ def _parse_examples(raw: Any, fail) -> tuple[Example, ...]:
         findings = entry.get("findings", 0)
         if not isinstance(after, str) or not isinstance(findings, int):
             raise fail("examples", "'after' is text and 'findings' a number")
-        for label, text in (("before", entry["before"]), ("after", after)):
+        for label, text in (("before", entry["before"]), ("after", after)) if python else ():
             try:
                 ast.parse(text)
             except SyntaxError as exc:

@@ -55,6 +55,7 @@ class Engines:
         self.book = book
         self.trigger = trigger_pattern(book)
         self._engines: dict = {}
+        self._text: dict = {}
 
     def triggered(self, text: str) -> bool:
         """The prefilter, without LibCST: most files of a large tree stop here."""
@@ -64,8 +65,19 @@ class Engines:
         if ignore not in self._engines:
             from .engine import Engine
 
-            self._engines[ignore] = Engine(self.book.select(ignore=ignore) if ignore else self.book)
+            self._engines[ignore] = Engine(self._book(ignore))
         return self._engines[ignore]
+
+    def text(self, ignore: tuple[str, ...]):
+        """The text rules (for shell scripts, requirements, ...) for a set of ignores."""
+        if ignore not in self._text:
+            from .textfiles import TextRules
+
+            self._text[ignore] = TextRules(self._book(ignore))
+        return self._text[ignore]
+
+    def _book(self, ignore: tuple[str, ...]) -> RuleBook:
+        return self.book.select(ignore=ignore) if ignore else self.book
 
 
 def process(source: Source, engines: Engines, options: Options) -> FileResult:
@@ -76,7 +88,7 @@ def process(source: Source, engines: Engines, options: Options) -> FileResult:
     except OSError as exc:
         result.error = f"cannot read: {exc.strerror or exc}"
         return result
-    migrate = {"python": _migrate, "notebook": _migrate_notebook}.get(source.kind)
+    migrate = {"python": _migrate, "notebook": _migrate_notebook, "text": _migrate_text}.get(source.kind)
     new = migrate(data, engines, source, result) if migrate else data
     if not options.diff:
         result.diff = b""
@@ -128,6 +140,18 @@ def _migrate_notebook(data: bytes, engines: Engines, source: Source, result: Fil
     header = f"--- a/{source.display}\n+++ b/{source.display}\n"
     result.diff = (header + "".join(cell_diffs)).encode("utf-8") if cell_diffs else b""
     return new.encode("utf-8")
+
+
+def _migrate_text(data: bytes, engines: Engines, source: Source, result: FileResult) -> bytes:
+    """The migrated bytes of a file the text rules apply to (UTF-8)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        result.error, result.error_line = f"cannot decode as utf-8: {exc.reason}", data[:exc.start].count(b"\n") + 1
+        return data
+    migration = engines.text(source.ignore).migrate(text, source.path.name)
+    result.edits, result.findings, result.changed = migration.edits, migration.findings, migration.changed
+    return migration.code.encode("utf-8")
 
 
 def _write(source: Source, data: bytes, new: bytes, result: FileResult) -> None:

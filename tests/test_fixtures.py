@@ -9,12 +9,12 @@ from click.testing import CliRunner
 from cuda2npu.cli import main
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-NAMES = sorted(p.name for p in (FIXTURES / "gpu").iterdir() if p.suffix in (".py", ".ipynb"))
+NAMES = sorted(p.name for p in (FIXTURES / "gpu").iterdir())
 
 
 def test_enough_fixtures():
     assert len(NAMES) >= 8
-    assert NAMES == sorted(p.name for p in (FIXTURES / "npu").iterdir() if p.suffix in (".py", ".ipynb"))
+    assert NAMES == sorted(p.name for p in (FIXTURES / "npu").iterdir())
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from cuda2npu.rulebook import load_rulebook
 
 BOOK = load_rulebook()
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-SOURCES = ([pytest.param(e.before, id=f"{r.id}-{n}") for r in BOOK for n, e in enumerate(r.examples, 1)]
+SOURCES = ([pytest.param(e.before, id=f"{r.id}-{n}") for r in BOOK if r.kind != "text" for n, e in enumerate(r.examples, 1)]
            + [pytest.param(p.read_text(encoding="utf-8"), id=p.name) for p in sorted(FIXTURES.glob("*/*.py"))])
 
 

@@ -25,7 +25,7 @@ EXTRA = {
     "split-import": "import torch\nfrom torch.cuda import Stream, cudart\nW = 1\n",
 }
 SOURCES = ([pytest.param(p.read_text(encoding="utf-8"), id=p.name) for p in sorted(FIXTURES.glob("*/*.py"))]
-           + [pytest.param(e.before, id=f"{r.id}-{n}") for r in BOOK for n, e in enumerate(r.examples, 1)]
+           + [pytest.param(e.before, id=f"{r.id}-{n}") for r in BOOK if r.kind != "text" for n, e in enumerate(r.examples, 1)]
            + [pytest.param(text, id=name) for name, text in EXTRA.items()])
 
 

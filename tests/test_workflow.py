@@ -174,3 +174,15 @@ def test_diff_is_coloured_on_a_terminal_only(project):
         os.close(primary)
         assert proc.returncode == 1
         assert (b"\x1b[32m+" in out) is expect_escape
+
+
+def test_requirements_get_findings_and_stay_unchanged(cli, project):
+    req = project / "requirements.txt"
+    req.write_text("torch==2.14.1\nflash-attn>=2.5  # fast attention\n# apex\nrequests\n")
+    result = cli("migrate", "--no-config", "requirements.txt")
+    assert result.exit_code == 0
+    assert req.read_text() == "torch==2.14.1\nflash-attn>=2.5  # fast attention\n# apex\nrequests\n"
+    lines = [l for l in result.stderr.splitlines() if l.startswith("requirements.txt:")]
+    assert lines[0].startswith("requirements.txt:1:1 NPU811 add torch-npu next to torch 2.14:")
+    assert lines[1].startswith("requirements.txt:2:1 NPU812 flash-attn is CUDA-only")
+    assert len(lines) == 2

@@ -1,0 +1,46 @@
+"""Text rules: line-based rewrites and reports for non-Python files (shell scripts, env files,
+requirements). Comment lines (``#``) are left alone; line endings are kept."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+from .results import Edit, Finding, Migration
+from .rulebook import Rule, RuleBook
+
+
+class TextRules:
+    """The text rules of a book, compiled once."""
+
+    def __init__(self, book: RuleBook):
+        self.rules = [(rule, re.compile(rule.get("match"))) for rule in book.of_kind("text")]
+
+    def applies(self, name: str) -> bool:
+        return any(_matches(rule, name) for rule, _ in self.rules)
+
+    def migrate(self, text: str, name: str) -> Migration:
+        """Apply the rules whose ``files`` patterns match the file ``name``."""
+        rules = [(rule, rx) for rule, rx in self.rules if _matches(rule, name)]
+        out, edits, findings = [], [], []
+        for number, line in enumerate(text.splitlines(keepends=True), 1):
+            if not line.lstrip().startswith("#"):
+                for rule, rx in rules:
+                    line = _apply(rule, rx, line, number, edits, findings)
+            out.append(line)
+        return Migration(text, "".join(out), edits, findings)
+
+
+def _matches(rule: Rule, name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in rule.get("files"))
+
+
+def _apply(rule: Rule, rx: re.Pattern[str], line: str, number: int, edits: list, findings: list) -> str:
+    replace = rule.get("replace")
+    for match in rx.finditer(line):
+        if replace is None:
+            findings.append(Finding(rule.id, number, match.start() + 1, rule.severity,
+                                    rule.get("message").format(*match.groups(), match=match.group(0))))
+        else:
+            edits.append(Edit(rule.id, number, match.start() + 1, f"{match.group(0)} -> {match.expand(replace)}"))
+    return rx.sub(replace, line) if replace is not None else line
