@@ -156,8 +156,15 @@ class Migrator(cst.CSTTransformer):
         self._top = {id(stmt) for stmt in node.body}
         return True
 
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self._defs += isinstance(node, (cst.FunctionDef, cst.ClassDef))
+        self._depth += isinstance(node, cst.IndentedBlock)
+        return super().on_visit(node)
+
     def on_leave(self, original_node, updated_node):
         result = super().on_leave(original_node, updated_node)
+        self._defs -= isinstance(original_node, (cst.FunctionDef, cst.ClassDef))
+        self._depth -= isinstance(original_node, cst.IndentedBlock)
         if id(original_node) in self._top:
             self.top_counts.append(len(result.nodes) if isinstance(result, cst.FlattenSentinel) else 1)
         return result
@@ -328,27 +335,6 @@ class Migrator(cst.CSTTransformer):
             updated.with_changes(module=build_dotted(mod), names=_fix_commas(aliases), lpar=None, rpar=None)
             for mod, aliases in groups.items()
         ]
-        return updated
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._defs += 1
-
-    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
-        self._defs -= 1
-        return updated
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self._defs += 1
-
-    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
-        self._defs -= 1
-        return updated
-
-    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
-        self._depth += 1
-
-    def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
-        self._depth -= 1
         return updated
 
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine,

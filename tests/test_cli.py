@@ -10,22 +10,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from samples import SNIPPET, SNIPPET_NPU
 
 from cuda2npu.rulebook import load_rulebook
 
-SNIPPET = (
-    "import torch\n"
-    "\n"
-    'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")\n'
-    "model = Net().cuda()\n"
-)
-SNIPPET_NPU = (
-    "import torch\n"
-    "import torch_npu\n"
-    "\n"
-    'device = torch.device("npu" if torch.npu.is_available() else "cpu")\n'
-    "model = Net().npu()\n"
-)
 SNIPPET_DIFF = (
     "--- a/train.py\n"
     "+++ b/train.py\n"

@@ -9,20 +9,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from samples import SNIPPET, SNIPPET_NPU
 
-SNIPPET = (
-    "import torch\n"
-    "\n"
-    'device = torch.device("cuda" if torch.cuda.is_available() else "cpu")\n'
-    "model = Net().cuda()\n"
-)
-SNIPPET_NPU = (
-    "import torch\n"
-    "import torch_npu\n"
-    "\n"
-    'device = torch.device("npu" if torch.npu.is_available() else "cpu")\n'
-    "model = Net().npu()\n"
-)
 # A small file the built-in rules change in one obvious way (NPU102 + NPU001).
 CUDA = b"import torch\nx = torch.zeros(1).cuda()\n"
 NPU = b"import torch\nimport torch_npu\nx = torch.zeros(1).npu()\n"
