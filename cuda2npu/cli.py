@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from dataclasses import replace
 
@@ -36,7 +37,16 @@ _rules_option = click.option("--rules", "rule_paths", multiple=True, metavar="PA
                              help="Extra rule file or folder of *.yaml files (repeatable).")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("cuda2npu: interrupted; every file is either unchanged or fully migrated", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cuda2npu")
 def main() -> None:
     """Migrate PyTorch code from CUDA to Ascend NPU (torch_npu), source to source."""
@@ -85,18 +95,22 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     console = Console(quiet=quiet)
     summary, entries = Summary(), []
     options = Options(write=mode == "write", diff=diff)
-    colored = fancy(sys.stdout)
-    with console.progress(len(sources)) as advance:
-        for source, result in zip(sources, run(sources, book, options, jobs or default_jobs())):
-            advance()
-            if result.diff:
-                sys.stdout.buffer.write(color_diff(result.diff) if colored else result.diff)
-                sys.stdout.buffer.flush()
-            if source.kind != "other" or result.error:  # files only copied to --out-dir count when they fail
-                summary.add(result)
-                console.file(result, check=mode != "write")
-                if report_path:
-                    entries.append(file_entry(result))
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        colored = fancy(sys.stdout)
+        with console.progress(len(sources)) as advance:
+            for source, result in zip(sources, run(sources, book, options, jobs or default_jobs())):
+                advance()
+                if result.diff:
+                    sys.stdout.buffer.write(color_diff(result.diff) if colored else result.diff)
+                    sys.stdout.buffer.flush()
+                if source.kind != "other" or result.error:  # files only copied to --out-dir count when they fail
+                    summary.add(result)
+                    console.file(result, check=mode != "write")
+                    if report_path:
+                        entries.append(file_entry(result))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if report_path:
         try:
             text = render(format_for(report_path, report_format), entries, summary, mode, book)
@@ -107,6 +121,11 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     console.summary(summary, mode=mode)
     would_change = mode != "write" and summary.changed
     sys.exit(1 if summary.failed or would_change or summary.reaches(fail_on) else 0)
+
+
+def _interrupt(signum, frame) -> None:
+    """SIGTERM stops a run like Ctrl-C: every file is left either whole-old or whole-new."""
+    raise KeyboardInterrupt
 
 
 def _config(paths, config_path, no_config):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import signal
 import stat
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
@@ -163,17 +164,35 @@ def _write(source: Source, data: bytes, new: bytes, result: FileResult) -> None:
             result.error = "read-only file: not written"
             return
     target = source.dest or source.path
+    global _writing
+    _writing = True
     try:
         write_atomic(target, new, like=source.path)
     except OSError as exc:
         result.error = f"cannot write {target}: {exc.strerror or exc}"
+    finally:
+        _writing = False
+        if _stopping:
+            os._exit(1)  # a worker told to stop: the file it was writing is whole, now stop
 
 
 _worker: tuple[Engines, Options] | None = None
+_writing = False   # a worker is between creating a temporary file and renaming it
+_stopping = False  # a worker got SIGTERM while writing
+
+
+def _stop_worker(signum: int, frame) -> None:
+    """SIGTERM in a worker: exit now, or right after the file being written is whole."""
+    global _stopping
+    _stopping = True
+    if not _writing:
+        os._exit(1)
 
 
 def _init_worker(book: RuleBook, options: Options) -> None:
     global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C and stops the pool
+    signal.signal(signal.SIGTERM, _stop_worker)
     _worker = (Engines(book), options)
 
 
@@ -189,11 +208,13 @@ def run(sources: Sequence[Source], book: RuleBook, options: Options, jobs: int) 
         for source in sources:
             yield process(source, engines, options)
         return
-    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import Pool
 
     chunk = max(1, min(16, len(sources) // (jobs * 8)))
-    with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(book, options)) as pool:
-        yield from pool.map(_work, sources, chunksize=chunk)
+    with Pool(jobs, initializer=_init_worker, initargs=(book, options)) as pool:
+        yield from pool.imap(_work, sources, chunksize=chunk)
+    # leaving the block, also on an interrupt, terminates the workers: each finishes the file it
+    # is writing (see _stop_worker) and nothing else
 
 
 def default_jobs() -> int:
