@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
+import threading
 
 import libcst as cst
 
@@ -31,12 +33,17 @@ class Engine:
         self.splice = splice
 
     def migrate(self, source: str) -> Migration:
+        """Migrate one source text; raises :class:`SourceError` for a source that cannot be migrated."""
         if not self.index.triggered(source):
             return Migration(source, source)
+        return _with_deep_stack(self._migrate, source)
+
+    def _migrate(self, source: str) -> Migration:
         suppressions = suppress.scan(source)
         if suppressions.skip_file:
             return Migration(source, source)
-        chunks = splice.plan(source, self.index.trigger) if self.splice else None
+        tree = _python_ast(source)
+        chunks = splice.plan(source, tree, self.index.trigger) if self.splice and tree is not None else None
         try:
             module, migrator, new = self._transform(source, chunks)
         except SourceError:
@@ -44,6 +51,7 @@ class Engine:
                 raise
             chunks = None  # report the error as a whole-file parse sees it
             module, migrator, new = self._transform(source, chunks)
+        text = source if chunks is None else chunks.text
         if not migrator.sites and not suppressions.lines:
             return Migration(source, source)
         anchor_node = migrator.anchor.original if migrator.anchor else None
@@ -52,16 +60,21 @@ class Engine:
                                if s.severity is None and suppressions.covers(lines[id(s.node)][0], s.rule.id))
         hits = [(lines[id(s.node)][0], s.rule.id) for s in migrator.sites]
         if suppressed:  # run again without the suppressed edits
-            migrator = Migrator(self.index, migrator.bindings, suppressed)
+            migrator = Migrator(self.index, migrator.bindings, text, suppressed)
             new = module.visit(migrator)
         sites = [s for s in migrator.sites if not suppressions.covers(lines[id(s.node)][0], s.rule.id)]
         tail = _lost_tail(source, module) if chunks is None else ""
         added, inserted = [], []
         if any(s.severity is None for s in sites):
             new, added, inserted = self._ensure_imports(new, migrator)
-        code = new.code + tail if chunks is None else _assemble(chunks, new, migrator.top_counts, inserted)
-        if code != source:
-            _check_parses(code, source, sites)
+        counts = [migrator.splits.get(id(stmt), 1) for stmt in module.body]
+        if chunks is None:
+            code = new.code + tail
+            if code != source:
+                _check_parses(code, source, sites)
+        else:  # only the parsed statements changed: check them, then put them back between the rest
+            _check_parses(new.code, text, sites)
+            code = _assemble(chunks, new, counts, inserted)
         unused = _unused(suppressions, hits)
         import_line = lines[id(anchor_node)][2] + 1 if anchor_node is not None else 1
         edits = [Edit(rule.id, import_line, 1, f"import {name}") for rule, name in added]
@@ -71,9 +84,10 @@ class Engine:
         """Parse (the selected part of) ``source`` and run every rule over it once."""
         newline = _NEWLINE.search(source)
         config = cst.PartialParserConfig(default_newline=newline.group() if newline else "\n")
+        text = source if chunks is None else chunks.text
         try:
-            module = cst.parse_module(source if chunks is None else chunks.text, config)
-            migrator = Migrator(self.index, Bindings(module))
+            module = cst.parse_module(text, config)
+            migrator = Migrator(self.index, Bindings(module), text)
             return module, migrator, module.visit(migrator)
         except cst.ParserSyntaxError as exc:
             raise _syntax_error(source, exc) from None
@@ -143,6 +157,51 @@ def _unused(suppressions: suppress.Suppressions, hits: list[tuple[int, str]]) ->
             out.append(Finding(suppress.UNUSED, line, suppressions.columns[line], "warning",
                                f"unused suppression ({what}): nothing to suppress on this line"))
     return out
+
+
+STACK_SIZE = 512 * 1024 * 1024  # reserved, not used: deep trees need it in LibCST's parser and visitors
+RECURSION_LIMIT = 30_000
+
+
+def _with_deep_stack(function, *args):
+    """Run ``function`` on a thread with a large stack and a high recursion limit, so that deeply
+    nested code gives a clean error (or a result) instead of a crash."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as exc:  # handed to the calling thread
+            outcome["error"] = exc
+
+    limit, size = sys.getrecursionlimit(), threading.stack_size()
+    threading.stack_size(STACK_SIZE)
+    sys.setrecursionlimit(max(limit, RECURSION_LIMIT))
+    try:
+        thread = threading.Thread(target=run, name="cuda2npu-migrate")
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(size)
+        sys.setrecursionlimit(limit)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _python_ast(source: str) -> ast.Module | None:
+    """Python's own parse of ``source``: None when Python cannot parse it but LibCST may (newer
+    syntax); an error for nesting deeper than Python accepts (LibCST could crash on it)."""
+    try:
+        return ast.parse(source)
+    except SyntaxError as exc:
+        if "too many nested" in (exc.msg or "") or "too complex" in (exc.msg or ""):
+            raise SourceError(f"syntax error: {exc.msg}", exc.lineno, exc.offset) from None
+        return None
+    except (RecursionError, MemoryError):
+        raise SourceError("too deeply nested to parse", 1) from None
+    except ValueError as exc:
+        raise SourceError(f"cannot parse: {exc}", 1) from None
 
 
 def _assemble(chunks: splice.Plan, new: cst.Module, counts: list[int], inserted: list[cst.CSTNode]) -> str:

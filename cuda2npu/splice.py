@@ -60,15 +60,12 @@ class Plan:
         return "".join(out)
 
 
-def plan(source: str, trigger: re.Pattern[str]) -> Plan | None:
-    """Which top-level statements to parse; None when the whole file should be parsed."""
-    if source.count("\r") != source.count("\r\n"):
-        return None  # lone CR line endings: ast and LibCST count lines differently
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None  # LibCST gives the error, or parses syntax newer than this Python
+def plan(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> Plan | None:
+    """Which top-level statements of ``source`` (parsed by ``ast`` as ``tree``) to give LibCST;
+    None when the whole file should be parsed."""
     lines = _LINE.findall(source)
+    if len(lines) < MIN_SKIPPED_LINES or source.count("\r") != source.count("\r\n"):
+        return None  # small (parsing it whole is cheaper), or lone CR line endings
     chunks: list[Chunk] = []
     for stmt in tree.body:
         first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])]) - 1
@@ -79,12 +76,15 @@ def plan(source: str, trigger: re.Pattern[str]) -> Plan | None:
             chunks.append(Chunk(first, last))
     if not chunks:
         return None
+    wanted = _wanted_lines(source, trigger)
     selected = [i for i, c in enumerate(chunks)
-                if i == 0 or _wanted("".join(lines[c.start:c.end]), trigger)]
+                if i == 0 or bisect.bisect_left(wanted, c.start) < bisect.bisect_left(wanted, c.end)]
     skipped = len(lines) - sum(chunks[i].end - chunks[i].start for i in selected)
     return Plan(lines, chunks, selected) if skipped >= MIN_SKIPPED_LINES else None
 
 
-def _wanted(text: str, trigger: re.Pattern[str]) -> bool:
-    """Statements a rule may act on, and every import (it may bind a name used elsewhere)."""
-    return trigger.search(text) is not None or _IMPORT.search(text) is not None
+def _wanted_lines(source: str, trigger: re.Pattern[str]) -> list[int]:
+    """0-based lines holding a trigger word (a rule may act there) or an import (it may bind a name)."""
+    offsets = sorted(m.start() for rx in (trigger, _IMPORT) for m in rx.finditer(source))
+    starts = [0] + [m.end() for m in re.finditer("\n", source)]
+    return sorted({bisect.bisect_right(starts, offset) - 1 for offset in offsets})

@@ -134,7 +134,7 @@ def _format(template: str, **values: str) -> str:
 class Migrator(cst.CSTTransformer):
     """Applies every rule in one pass and records the sites it acted on."""
 
-    def __init__(self, index: RuleIndex, bindings: Bindings, suppressed: frozenset = frozenset()):
+    def __init__(self, index: RuleIndex, bindings: Bindings, text: str, suppressed: frozenset = frozenset()):
         super().__init__()
         self.suppressed = suppressed  # (id of node, rule id) pairs not to edit
         self.index = index
@@ -149,25 +149,29 @@ class Migrator(cst.CSTTransformer):
         self._defs = 0
         self._depth = 0
         self.anchor: Anchor | None = None  # where new imports go
-        self.top_counts: list[int] = []  # statements each module-level statement became
-        self._top: set[int] = set()
+        self.splits: dict[int, int] = {}  # statement lines split into several, by original id
+        self._aware_possible = index.aware.search(text) is not None  # the source mentions the target
 
-    def visit_Module(self, node: cst.Module) -> bool:
-        self._top = {id(stmt) for stmt in node.body}
-        return True
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._defs += 1
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        self._defs += isinstance(node, (cst.FunctionDef, cst.ClassDef))
-        self._depth += isinstance(node, cst.IndentedBlock)
-        return super().on_visit(node)
+    def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
+        self._defs -= 1
+        return updated
 
-    def on_leave(self, original_node, updated_node):
-        result = super().on_leave(original_node, updated_node)
-        self._defs -= isinstance(original_node, (cst.FunctionDef, cst.ClassDef))
-        self._depth -= isinstance(original_node, cst.IndentedBlock)
-        if id(original_node) in self._top:
-            self.top_counts.append(len(result.nodes) if isinstance(result, cst.FlattenSentinel) else 1)
-        return result
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._defs += 1
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
+        self._defs -= 1
+        return updated
+
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._depth += 1
+
+    def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
+        self._depth -= 1
+        return updated
 
     # -- recording -------------------------------------------------------------------------
     def _edit(self, node: cst.CSTNode, rule: Rule, message: str) -> bool:
@@ -191,7 +195,7 @@ class Migrator(cst.CSTTransformer):
 
     # -- code that already dispatches to the target is left alone --------------------------
     def _aware(self, *nodes: cst.CSTNode) -> bool:
-        return any(self.index.aware.search(_EMPTY_CODE.code_for_node(n)) for n in nodes)
+        return self._aware_possible and any(self.index.aware.search(_EMPTY_CODE.code_for_node(n)) for n in nodes)
 
     def visit_If(self, node: cst.If) -> bool:
         tests, branch = [], node
@@ -340,6 +344,8 @@ class Migrator(cst.CSTTransformer):
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine,
                                   updated: cst.SimpleStatementLine):
         result = self._split_line(original, updated)
+        if isinstance(result, cst.FlattenSentinel):
+            self.splits[id(original)] = len(result.nodes)
         if not self._defs and (self.anchor is None or (self.anchor.nested and not self._depth)):
             root = self.index.anchor_root
             if any(root is None or m == root or m.startswith(root + ".")
