@@ -43,7 +43,7 @@ class Engine:
         if suppressions.skip_file:
             return Migration(source, source)
         tree = _python_ast(source)
-        chunks = splice.plan(source, tree, self.index.trigger) if self.splice and tree is not None else None
+        chunks = splice.plan(source, tree, self.index.site_trigger) if self.splice and tree is not None else None
         try:
             module, migrator, new = self._transform(source, chunks)
         except SourceError:
@@ -62,7 +62,7 @@ class Engine:
         if suppressed:  # run again without the suppressed edits
             migrator = Migrator(self.index, migrator.bindings, text, suppressed)
             new = module.visit(migrator)
-        sites = [s for s in migrator.sites if not suppressions.covers(lines[id(s.node)][0], s.rule.id)]
+        sites = _required(s for s in migrator.sites if not suppressions.covers(lines[id(s.node)][0], s.rule.id))
         tail = _lost_tail(source, module) if chunks is None else ""
         added, inserted = [], []
         if any(s.severity is None for s in sites):
@@ -130,6 +130,14 @@ class Engine:
                 findings.append(Finding(site.rule.id, line, col, site.severity, site.message))
         key = lambda item: (item.line, item.col)  # noqa: E731
         return Migration(source, code, sorted(edits, key=key), sorted(findings, key=key))
+
+
+def _required(sites) -> list[Site]:
+    """Drop the findings of rules that ``require`` others when none of those made an edit here."""
+    sites = list(sites)
+    edited = {s.rule.id for s in sites if s.severity is None}
+    return [s for s in sites if not s.rule.get("requires")
+            or any(e.startswith(r) for r in s.rule.get("requires") for e in edited)]
 
 
 def _positions(module: cst.Module, nodes: list[cst.CSTNode],

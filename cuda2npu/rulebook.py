@@ -23,7 +23,7 @@ _RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 # kind -> (required fields, optional fields), beyond the common ones.
 _COMMON_REQUIRED = ("id", "kind", "summary")
-_COMMON_OPTIONAL = ("why", "severity", "examples", "trigger", "tags")
+_COMMON_OPTIONAL = ("why", "severity", "examples", "trigger", "tags", "requires")
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rename": (("match", "replace"), ("members", "message", "module", "importable")),
     "report": (("match", "message"), ("members",)),
@@ -237,7 +237,13 @@ def _parse_rule(path: str, raw: Any) -> Rule:
     for name in raw:
         if name not in allowed:
             raise fail(name, f"not a field of kind '{kind}'")
-    spec = {k: v for k, v in raw.items() if k in required + optional + ("trigger",)}
+    spec = {k: v for k, v in raw.items() if k in required + optional + ("trigger", "requires")}
+    if "requires" in spec:
+        if not (isinstance(spec["requires"], list) and spec["requires"]
+                and all(isinstance(r, str) and r for r in spec["requires"])):
+            raise fail("requires", "must be a list of rule ids or id prefixes")
+        if spec.get("replace") is not None:
+            raise fail("requires", "only rules that report (no 'replace') can require other rules")
     if "trigger" in spec and not (isinstance(spec["trigger"], list) and spec["trigger"]
                                   and all(isinstance(t, str) and t for t in spec["trigger"])):
         raise fail("trigger", "must be a list of words")

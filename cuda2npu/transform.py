@@ -61,7 +61,8 @@ class RuleIndex:
                         self.strings.setdefault(word, rule)
                         continue
                     self.string_patterns.append((rule, word, pattern))
-        self.trigger = trigger_pattern(book)
+        self.trigger = trigger_pattern(book)  # does a file need parsing at all
+        self.site_trigger = trigger_pattern(book, dependent=True)  # may a statement hold a site
         self.aware = re.compile(rf"(?<![A-Za-z0-9]){re.escape(book.target)}(?![A-Za-z0-9])", re.I)
 
     def triggered(self, source: str) -> bool:

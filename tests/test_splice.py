@@ -46,7 +46,7 @@ def test_splice_equals_whole_file(source):
 def test_large_file_is_spliced_and_positions_map_back():
     filler = "".join(f"def helper_{i}(x):\n    return x + {i}\n\n\n" for i in range(150))
     source = "import torch\n\n\n" + filler + "def main():\n    model = Net().cuda()\n"
-    plan = splice.plan(source, ast.parse(source), Engine(BOOK).index.trigger)
+    plan = splice.plan(source, ast.parse(source), Engine(BOOK).index.site_trigger)
     assert plan is not None and plan.selected == [0, 151]  # the import (also the first statement), main
     result = Engine(BOOK).migrate(source)
     assert result.code == Engine(BOOK, splice=False).migrate(source).code
