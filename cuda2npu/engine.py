@@ -43,14 +43,17 @@ class Engine:
         if suppressions.skip_file:
             return Migration(source, source)
         tree = _python_ast(source)
-        chunks = splice.plan(source, tree, self.index.site_trigger) if self.splice and tree is not None else None
+        lone_cr = source.count("\r") != source.count("\r\n")
+        wanted = splice.wanted_lines(source, tree, self.index.site_trigger) if tree and not lone_cr else None
+        chunks = splice.plan(source, tree, wanted) if self.splice and wanted is not None else None
+        defs = splice.def_flags(tree, wanted, chunks) if self.splice and wanted is not None else None
         try:
-            module, migrator, new = self._transform(source, chunks)
+            module, migrator, new = self._transform(source, chunks, defs)
         except SourceError:
             if chunks is None:
                 raise
-            chunks = None  # report the error as a whole-file parse sees it
-            module, migrator, new = self._transform(source, chunks)
+            chunks = defs = None  # report the error as a whole-file parse sees it
+            module, migrator, new = self._transform(source, chunks, defs)
         text = source if chunks is None else chunks.text
         if not migrator.sites and not suppressions.lines:
             return Migration(source, source)
@@ -60,7 +63,7 @@ class Engine:
                                if s.severity is None and suppressions.covers(lines[id(s.node)][0], s.rule.id))
         hits = [(lines[id(s.node)][0], s.rule.id) for s in migrator.sites]
         if suppressed:  # run again without the suppressed edits
-            migrator = Migrator(self.index, migrator.bindings, text, suppressed)
+            migrator = Migrator(self.index, migrator.bindings, text, suppressed, defs)
             new = module.visit(migrator)
         sites = _required(s for s in migrator.sites if not suppressions.covers(lines[id(s.node)][0], s.rule.id))
         tail = _lost_tail(source, module) if chunks is None else ""
@@ -80,14 +83,14 @@ class Engine:
         edits = [Edit(rule.id, import_line, 1, f"import {name}") for rule, name in added]
         return self._result(source, code, sites, lines, edits, unused)
 
-    def _transform(self, source: str, chunks: splice.Plan | None):
+    def _transform(self, source: str, chunks: splice.Plan | None, defs):
         """Parse (the selected part of) ``source`` and run every rule over it once."""
         newline = _NEWLINE.search(source)
         config = cst.PartialParserConfig(default_newline=newline.group() if newline else "\n")
         text = source if chunks is None else chunks.text
         try:
             module = cst.parse_module(text, config)
-            migrator = Migrator(self.index, Bindings(module), text)
+            migrator = Migrator(self.index, Bindings(module), text, defs=defs)
             return module, migrator, module.visit(migrator)
         except cst.ParserSyntaxError as exc:
             raise _syntax_error(source, exc) from None

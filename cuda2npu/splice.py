@@ -60,31 +60,92 @@ class Plan:
         return "".join(out)
 
 
-def plan(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> Plan | None:
-    """Which top-level statements of ``source`` (parsed by ``ast`` as ``tree``) to give LibCST;
-    None when the whole file should be parsed."""
+def plan(source: str, tree: ast.Module, wanted: list[int]) -> Plan | None:
+    """Which top-level statements of ``source`` (parsed by ``ast`` as ``tree``) to give LibCST: those
+    on the ``wanted`` lines (see :func:`wanted_lines`); None when the whole file should be parsed."""
     lines = _LINE.findall(source)
     if len(lines) < MIN_SKIPPED_LINES or source.count("\r") != source.count("\r\n"):
         return None  # small (parsing it whole is cheaper), or lone CR line endings
     chunks: list[Chunk] = []
     for stmt in tree.body:
-        first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])]) - 1
-        last = stmt.end_lineno or stmt.lineno
+        first, last = _span(stmt)
         if chunks and first < chunks[-1].end:  # statements sharing a line (`a = 1; b = 2`)
-            chunks[-1] = Chunk(chunks[-1].start, max(last, chunks[-1].end))
+            chunks[-1] = Chunk(chunks[-1].start, max(last + 1, chunks[-1].end))
         else:
-            chunks.append(Chunk(first, last))
+            chunks.append(Chunk(first, last + 1))
     if not chunks:
         return None
-    wanted = _wanted_lines(source, trigger)
-    selected = [i for i, c in enumerate(chunks)
-                if i == 0 or bisect.bisect_left(wanted, c.start) < bisect.bisect_left(wanted, c.end)]
+    selected = [i for i, c in enumerate(chunks) if i == 0 or _any_in(wanted, c.start, c.end - 1)]
     skipped = len(lines) - sum(chunks[i].end - chunks[i].start for i in selected)
     return Plan(lines, chunks, selected) if skipped >= MIN_SKIPPED_LINES else None
 
 
-def _wanted_lines(source: str, trigger: re.Pattern[str]) -> list[int]:
-    """0-based lines holding a trigger word (a rule may act there) or an import (it may bind a name)."""
-    offsets = sorted(m.start() for rx in (trigger, _IMPORT) for m in rx.finditer(source))
+def wanted_lines(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> list[int]:
+    """0-based lines a rule may act on: a trigger word, a name an import with a trigger word binds
+    (``from torch import cuda as C`` makes ``C.synchronize()`` a site), or an import."""
+    patterns = [trigger, _IMPORT]
+    aliases = _aliases(source, tree, trigger)
+    if aliases:
+        patterns.append(re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, sorted(aliases)))))
+    offsets = sorted(m.start() for rx in patterns for m in rx.finditer(source))
     starts = [0] + [m.end() for m in re.finditer("\n", source)]
     return sorted({bisect.bisect_right(starts, offset) - 1 for offset in offsets})
+
+
+def def_flags(tree: ast.Module, wanted: list[int], chunks: Plan | None) -> list[tuple[str, bool, int]]:
+    """For every def and class LibCST will visit, in visiting order: its name, whether it holds a
+    wanted line, and the index of the first def after it (where visiting resumes when it is skipped)."""
+    kept = set(chunks.selected) if chunks is not None else None
+    found = []
+    for i, stmt in enumerate(tree.body):
+        if kept is None or _chunk_of(chunks, stmt) in kept:
+            found.extend(_defs(stmt))
+    found.sort(key=lambda d: (d.lineno, d.col_offset))
+    spans = [_span(d) for d in found]
+    firsts = [first for first, _ in spans]
+    return [(d.name, _any_in(wanted, first, last), bisect.bisect_right(firsts, last, lo=k + 1))
+            for k, (d, (first, last)) in enumerate(zip(found, spans))]
+
+
+def _chunk_of(chunks: Plan, stmt: ast.stmt) -> int:
+    first = _span(stmt)[0]
+    return bisect.bisect_right([c.start for c in chunks.chunks], first) - 1
+
+
+def _defs(stmt: ast.stmt):
+    """The defs and classes in a statement, at any depth of statements (not expressions)."""
+    stack = [stmt]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield node
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            stack.extend(getattr(node, field, ()) or ())
+
+
+def _aliases(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> set[str]:
+    """Local names bound by import statements that spell a trigger word."""
+    names: set[str] = set()
+    lines = None
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            lines = lines if lines is not None else source.split("\n")
+            if trigger.search("\n".join(lines[node.lineno - 1:node.end_lineno])):
+                for alias in node.names:
+                    if alias.name != "*":
+                        names.add(alias.asname or alias.name.split(".")[0])
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            stack.extend(getattr(node, field, ()) or ())
+    return names
+
+
+def _span(stmt: ast.stmt) -> tuple[int, int]:
+    """0-based first (decorators included) and last line of a statement."""
+    first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])]) - 1
+    return first, (stmt.end_lineno or stmt.lineno) - 1
+
+
+def _any_in(sorted_lines: list[int], first: int, last: int) -> bool:
+    return bisect.bisect_left(sorted_lines, first) < bisect.bisect_right(sorted_lines, last)

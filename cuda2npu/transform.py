@@ -10,7 +10,7 @@ import libcst as cst
 
 from .prefilter import trigger_pattern
 from .rulebook import Rule, RuleBook
-from .symbols import Bindings, PrefixIndex, build_dotted, dotted, import_roots
+from .symbols import Bindings, PrefixIndex, build_dotted, dotted, import_roots, iter_compound
 
 # Index forms a device string may carry after "<device>:": a number, a %-placeholder, a {field}.
 _DEVICE_SUFFIX = r"(?::(?:\d+|%[dis]|\{[^{}]*\})?)?"
@@ -135,7 +135,8 @@ def _format(template: str, **values: str) -> str:
 class Migrator(cst.CSTTransformer):
     """Applies every rule in one pass and records the sites it acted on."""
 
-    def __init__(self, index: RuleIndex, bindings: Bindings, text: str, suppressed: frozenset = frozenset()):
+    def __init__(self, index: RuleIndex, bindings: Bindings, text: str, suppressed: frozenset = frozenset(),
+                 defs: list[tuple[str, bool, int]] | None = None):
         super().__init__()
         self.suppressed = suppressed  # (id of node, rule id) pairs not to edit
         self.index = index
@@ -152,16 +153,37 @@ class Migrator(cst.CSTTransformer):
         self.anchor: Anchor | None = None  # where new imports go
         self.splits: dict[int, int] = {}  # statement lines split into several, by original id
         self._aware_possible = index.aware.search(text) is not None  # the source mentions the target
+        self._def_flags = defs  # from ast: which defs hold a possible site (see splice.def_flags)
+        self._def_index = 0
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self._defs += 1
+        return self._enter_def(node)
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
         self._defs -= 1
         return updated
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         self._defs += 1
+        return self._enter_def(node)
+
+    def _enter_def(self, node: cst.FunctionDef | cst.ClassDef) -> bool:
+        """Skip a def or class without a possible site (visiting a tree rebuilds it: the main cost)."""
+        flags = self._def_flags
+        if flags is None:
+            return True
+        if self._def_index >= len(flags) or flags[self._def_index][0] != node.name.value:
+            self._def_flags = None  # out of step with ast: visit everything from here
+            return True
+        _, wanted, resume = flags[self._def_index]
+        self._def_index = self._def_index + 1 if wanted else resume
+        return wanted
+
+    def _skip_defs(self, node: cst.CSTNode) -> None:
+        """Keep in step with ast when a statement is skipped whole."""
+        if self._def_flags is not None:
+            self._def_index += sum(1 for s in iter_compound(node) if isinstance(s, (cst.FunctionDef, cst.ClassDef)))
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
         self._defs -= 1
@@ -203,7 +225,10 @@ class Migrator(cst.CSTTransformer):
         while isinstance(branch, cst.If):
             tests.append(branch.test)
             branch = branch.orelse
-        return not self._aware(*tests)
+        if self._aware(*tests):
+            self._skip_defs(node)
+            return False
+        return True
 
     def visit_IfExp(self, node: cst.IfExp) -> bool:
         return not self._aware(node)

@@ -24,6 +24,11 @@ EXTRA = {
     "import-in-function-used-elsewhere": ("def setup():\n    import torch as th\n\nZ = 0\n\n"
                                           "def run():\n    th.cuda.synchronize()\n"),
     "split-import": "import torch\nfrom torch.cuda import Stream, cudart\nW = 1\n",
+    "alias-without-trigger-word": ("from torch import cuda as C\n\nX = 1\n\n\ndef sync():\n    C.synchronize()\n\n\n"
+                                   "class Trainer:\n    def a(self):\n        pass\n\n    def b(self):\n"
+                                   "        return C.current_device()\n"),
+    "defs-in-npu-aware-branch": ("import torch\nif is_torch_npu_available():\n    def f():\n        return 'cuda'\n"
+                                 "else:\n    def g():\n        pass\n\n\ndef h(x):\n    return x.cuda()\n"),
 }
 SOURCES = ([pytest.param(p.read_text(encoding="utf-8"), id=p.name) for p in sorted(FIXTURES.glob("*/*.py"))]
            + [pytest.param(e.before, id=f"{r.id}-{n}") for r in BOOK if r.kind != "text" for n, e in enumerate(r.examples, 1)]
@@ -46,7 +51,8 @@ def test_splice_equals_whole_file(source):
 def test_large_file_is_spliced_and_positions_map_back():
     filler = "".join(f"def helper_{i}(x):\n    return x + {i}\n\n\n" for i in range(150))
     source = "import torch\n\n\n" + filler + "def main():\n    model = Net().cuda()\n"
-    plan = splice.plan(source, ast.parse(source), Engine(BOOK).index.site_trigger)
+    tree = ast.parse(source)
+    plan = splice.plan(source, tree, splice.wanted_lines(source, tree, Engine(BOOK).index.site_trigger))
     assert plan is not None and plan.selected == [0, 151]  # the import (also the first statement), main
     result = Engine(BOOK).migrate(source)
     assert result.code == Engine(BOOK, splice=False).migrate(source).code
