@@ -94,7 +94,7 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     mode = "check" if check else "diff" if diff else "write"
     console = Console(quiet=quiet)
     summary, entries = Summary(), []
-    options = Options(write=mode == "write", diff=diff)
+    options = Options(write=mode == "write", diff=diff, positions=bool(report_path))
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         colored = fancy(sys.stdout)
@@ -186,7 +186,7 @@ def analyze(paths, rule_paths, config_path, no_config, jobs) -> None:
                      fused_optimizers=config.fused_optimizers)
     sources = [s for s in _sources(paths, None, config, book) if s.kind != "other"]
     rows, totals = [], [0, 0, 0]
-    for result in run(sources, book, Options(write=False), jobs or default_jobs()):
+    for result in run(sources, book, Options(write=False, positions=False), jobs or default_jobs()):
         manual = sum(f.severity != "info" for f in result.findings)
         if result.edits or result.findings or result.error:
             rows.append((result.path, str(len(result.edits)), str(manual),

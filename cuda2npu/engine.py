@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import collections
 import re
 import sys
 import threading
@@ -27,10 +28,13 @@ class Engine:
     :mod:`cuda2npu.splice`); the output is the same as with ``splice=False``.
     """
 
-    def __init__(self, book: RuleBook, *, splice: bool = True):
+    def __init__(self, book: RuleBook, *, splice: bool = True, edit_positions: bool = True):
         self.book = book
         self.index = RuleIndex(book)
         self.splice = splice
+        # Positions cost a pass over the tree: without edit_positions, edits carry line 0 unless the
+        # file also has findings or suppressions (whose positions are always exact).
+        self.edit_positions = edit_positions
 
     def migrate(self, source: str) -> Migration:
         """Migrate one source text; raises :class:`SourceError` for a source that cannot be migrated."""
@@ -58,7 +62,10 @@ class Engine:
         if not migrator.sites and not suppressions.lines:
             return Migration(source, source)
         anchor_node = migrator.anchor.original if migrator.anchor else None
-        lines = _positions(module, [s.node for s in migrator.sites] + [anchor_node] * bool(anchor_node), chunks)
+        if self.edit_positions or suppressions.lines or any(s.severity for s in migrator.sites):
+            lines = _positions(module, [s.node for s in migrator.sites] + [anchor_node] * bool(anchor_node), chunks)
+        else:
+            lines = collections.defaultdict(lambda: (0, 0, -1))
         suppressed = frozenset((id(s.node), s.rule.id) for s in migrator.sites
                                if s.severity is None and suppressions.covers(lines[id(s.node)][0], s.rule.id))
         hits = [(lines[id(s.node)][0], s.rule.id) for s in migrator.sites]

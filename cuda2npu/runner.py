@@ -24,6 +24,7 @@ _LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
 class Options:
     write: bool = True  # write results (in place, or to the --out-dir copy)
     diff: bool = False  # produce a unified diff
+    positions: bool = True  # exact lines for every edit (a report needs them; a summary does not)
 
 
 @dataclass
@@ -52,8 +53,9 @@ def unified_diff(old: bytes, new: bytes, path: str) -> bytes:
 class Engines:
     """One engine per set of per-file ignores, built (and LibCST imported) on first use."""
 
-    def __init__(self, book: RuleBook):
+    def __init__(self, book: RuleBook, positions: bool = True):
         self.book = book
+        self.positions = positions
         self.trigger = trigger_pattern(book)
         self._engines: dict = {}
         self._text: dict = {}
@@ -66,7 +68,7 @@ class Engines:
         if ignore not in self._engines:
             from .engine import Engine
 
-            self._engines[ignore] = Engine(self._book(ignore))
+            self._engines[ignore] = Engine(self._book(ignore), edit_positions=self.positions)
         return self._engines[ignore]
 
     def text(self, ignore: tuple[str, ...]):
@@ -193,7 +195,7 @@ def _init_worker(book: RuleBook, options: Options) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C and stops the pool
     signal.signal(signal.SIGTERM, _stop_worker)
-    _worker = (Engines(book), options)
+    _worker = (Engines(book, options.positions), options)
 
 
 def _work(source: Source) -> FileResult:
@@ -204,7 +206,7 @@ def _work(source: Source) -> FileResult:
 def run(sources: Sequence[Source], book: RuleBook, options: Options, jobs: int) -> Iterator[FileResult]:
     """Results in input order, streamed; a process pool only for enough files."""
     if jobs <= 1 or len(sources) < POOL_MIN_FILES:
-        engines = Engines(book)
+        engines = Engines(book, options.positions)
         for source in sources:
             yield process(source, engines, options)
         return
