@@ -28,5 +28,25 @@ def triggers(rule: Rule, *, dependent: bool = False) -> set[str]:
 
 def trigger_pattern(book: RuleBook, *, dependent: bool = False) -> re.Pattern[str] | None:
     """One regular expression finding any trigger word of the book as a whole word (None: no rules)."""
-    words = sorted({w for rule in book for w in triggers(rule, dependent=dependent)}, key=len, reverse=True)
-    return re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, words))) if words else None
+    words = {w for rule in book for w in triggers(rule, dependent=dependent)}
+    return re.compile(r"\b%s\b" % _trie(sorted(words))) if words else None
+
+
+def _trie(words: list[str]) -> str:
+    """An alternation of ``words`` factored by common prefixes, which ``re`` matches far faster
+    than a flat list of alternatives (a text of megabytes is scanned once per file)."""
+    groups: dict[str, list[str]] = {}
+    for word in words:
+        groups.setdefault(word[:1], []).append(word[1:])
+    parts = []
+    for head, tails in sorted(groups.items()):
+        if head == "":
+            continue
+        rest = [t for t in tails if t]
+        inner = _trie(rest) if rest else ""
+        optional = "" in tails
+        if not rest:
+            parts.append(re.escape(head))
+        else:
+            parts.append(re.escape(head) + (f"(?:{inner})?" if optional else inner))
+    return parts[0] if len(parts) == 1 and "" not in groups else "(?:%s)" % "|".join(parts)
