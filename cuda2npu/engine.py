@@ -297,9 +297,9 @@ def _check_parses(code: str, source: str, sites: list[Site]) -> None:
         except (cst.ParserSyntaxError, RecursionError):
             pass
     rules = ", ".join(sorted({s.rule.id for s in sites if s.severity is None}))
-    detail = f": {error.msg} at output line {error.lineno}" if error else ""
+    detail = f" ({error.msg})" if error else ""
     raise InternalError(f"internal error: rules {rules} produced code that does not parse{detail}; "
-                        "file left unchanged", getattr(error, "lineno", None))
+                        "file left unchanged")
 
 
 def migrate_source(source: str, book: RuleBook | None = None) -> Migration:

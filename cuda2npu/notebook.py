@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from .results import Migration, SourceError
 
+_LINES = re.compile(r"[^\n]*\n|[^\n]+\Z")  # lines as Python and nbformat count them
 _CELL = "# cuda2npu-cell-{}"
 _CELL_LINE = re.compile(r"^# cuda2npu-cell-(\d+)\r?\n", re.M)
 _MAGIC = re.compile(r"^(\s*)(?:[%!?]|\w[\w.,\s]*=\s*[!%])")  # %magic, !shell, ?help, x = !cmd
@@ -54,7 +55,7 @@ def _code_cells(nb: Any) -> list[tuple[int, str]]:
 def _mask(text: str, magics: list[str]) -> str:
     """Magic and shell lines as numbered ``pass`` lines."""
     out = []
-    for line in text.splitlines(keepends=True):
+    for line in _LINES.findall(text):
         body = line.rstrip("\r\n")
         match = _MAGIC.match(body)
         if match:
@@ -75,7 +76,7 @@ def _cell_magic(text: str) -> tuple[str, str]:
 
 def _unmask(text: str, magics: list[str]) -> str:
     out = []
-    for line in text.splitlines(keepends=True):
+    for line in _LINES.findall(text):
         body = line.rstrip("\r\n")
         match = _MASKED.match(body)
         out.append(magics[int(match.group(2))] + line[len(body):] if match else line)
@@ -104,8 +105,8 @@ def migrate_notebook(text: str, migrate: Callable[[str], Migration]) -> tuple[st
         new = new_sources[i]
         if new != old:
             cell = nb["cells"][i]
-            cell["source"] = new.splitlines(keepends=True) if isinstance(cell.get("source"), list) else new
-            diff = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+            cell["source"] = _LINES.findall(new) if isinstance(cell.get("source"), list) else new
+            diff = difflib.unified_diff(_LINES.findall(old), _LINES.findall(new),
                                         f"cell {i + 1} (before)", f"cell {i + 1} (after)")
             diffs.append("".join(line if line.endswith("\n") else line + "\n" for line in diff))
     return dump(nb), _cell_positions(result, program), diffs

@@ -96,20 +96,16 @@ def def_flags(tree: ast.Module, wanted: list[int], chunks: Plan | None) -> list[
     """For every def and class LibCST will visit, in visiting order: its name, whether it holds a
     wanted line, and the index of the first def after it (where visiting resumes when it is skipped)."""
     kept = set(chunks.selected) if chunks is not None else None
+    starts = [c.start for c in chunks.chunks] if chunks is not None else []
     found = []
-    for i, stmt in enumerate(tree.body):
-        if kept is None or _chunk_of(chunks, stmt) in kept:
+    for stmt in tree.body:
+        if kept is None or bisect.bisect_right(starts, _span(stmt)[0]) - 1 in kept:
             found.extend(_defs(stmt))
     found.sort(key=lambda d: (d.lineno, d.col_offset))
     spans = [_span(d) for d in found]
     firsts = [first for first, _ in spans]
     return [(d.name, _any_in(wanted, first, last), bisect.bisect_right(firsts, last, lo=k + 1))
             for k, (d, (first, last)) in enumerate(zip(found, spans))]
-
-
-def _chunk_of(chunks: Plan, stmt: ast.stmt) -> int:
-    first = _span(stmt)[0]
-    return bisect.bisect_right([c.start for c in chunks.chunks], first) - 1
 
 
 def _defs(stmt: ast.stmt):

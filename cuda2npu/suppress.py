@@ -29,7 +29,7 @@ def scan(source: str) -> Suppressions:
     found = Suppressions()
     if "cuda2npu:" not in source:
         return found
-    for number, line in enumerate(source.splitlines(), 1):
+    for number, line in enumerate(source.split("\n"), 1):  # Python's line breaks, not str.splitlines
         match = _DIRECTIVE.search(line)
         if match is None:
             continue

@@ -281,11 +281,11 @@ class Migrator(cst.CSTTransformer):
             self._finding(node, rule, _format(rule.get("message"), name=name))
             return True
         target = new.split(".") + full[hit.size:]
-        if target[:bound] == full[:bound]:
-            replacement = build_dotted(".".join([parts[0]] + target[bound:]))
-        else:
-            replacement = self._write(".".join(target))
         if self._edit(node, rule, f"{name} -> {'.'.join(target)}"):
+            if target[:bound] == full[:bound]:
+                replacement = build_dotted(".".join([parts[0]] + target[bound:]))
+            else:
+                replacement = self._write(".".join(target))
             self._chains[id(node)] = replacement.with_changes(lpar=node.lpar, rpar=node.rpar)
         return True
 
@@ -362,7 +362,7 @@ class Migrator(cst.CSTTransformer):
             (mod, aliases), = groups.items()
             return updated.with_changes(module=build_dotted(mod), names=aliases)
         self._splits[id(original)] = [
-            updated.with_changes(module=build_dotted(mod), names=_fix_commas(aliases), lpar=None, rpar=None)
+            updated.with_changes(module=build_dotted(mod), names=_fix_commas(aliases, bool(updated.lpar)))
             for mod, aliases in groups.items()
         ]
         return updated
@@ -504,10 +504,27 @@ class Migrator(cst.CSTTransformer):
         return updated.with_changes(parts=[first, *updated.parts[1:]])
 
 
-def _fix_commas(aliases: list[cst.ImportAlias]) -> list[cst.ImportAlias]:
-    """Aliases regrouped into a statement of their own: no comma after the last."""
-    return [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) if i == len(aliases) - 1 else a
-            for i, a in enumerate(aliases)]
+def _fix_commas(aliases: list[cst.ImportAlias], parenthesized: bool) -> list[cst.ImportAlias]:
+    """Aliases regrouped into a statement of their own: no comma after the last, unless the
+    statement is parenthesized and the comma ends a line (it may carry a comment)."""
+    last = aliases[-1]
+    keep = parenthesized and isinstance(last.comma, cst.Comma) and isinstance(
+        last.comma.whitespace_after, cst.ParenthesizedWhitespace)
+    return aliases if keep else [*aliases[:-1], last.with_changes(comma=cst.MaybeSentinel.DEFAULT)]
+
+
+def _comment(comma) -> bool:
+    """Whether a comma is followed by a comment before its line break."""
+    return (isinstance(comma, cst.Comma) and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace)
+            and comma.whitespace_after.first_line.comment is not None)
+
+
+def _with_comment(own, dropped):
+    """``own`` comma carrying the end-of-line comment of a dropped argument's comma."""
+    if isinstance(own, cst.Comma) and isinstance(own.whitespace_after, cst.ParenthesizedWhitespace):
+        return own.with_changes(whitespace_after=own.whitespace_after.with_changes(
+            first_line=dropped.whitespace_after.first_line))
+    return own
 
 
 def _last_comma(own, last):
@@ -515,14 +532,20 @@ def _last_comma(own, last):
     if (isinstance(own, cst.Comma) and isinstance(last, cst.Comma)
             and isinstance(own.whitespace_after, cst.ParenthesizedWhitespace)
             and isinstance(last.whitespace_after, cst.ParenthesizedWhitespace)):
+        first = own.whitespace_after.first_line if _comment(own) else last.whitespace_after.first_line
         return own.with_changes(whitespace_after=own.whitespace_after.with_changes(
-            last_line=last.whitespace_after.last_line, indent=last.whitespace_after.indent))
+            first_line=first, last_line=last.whitespace_after.last_line, indent=last.whitespace_after.indent))
     return last
 
 
 def _rewrite_args(args: list[cst.Arg], plan: _CallPlan) -> list[cst.Arg]:
     """Drop, insert and rename keyword arguments, keeping the call's comma layout."""
-    kept = [a for i, a in enumerate(args) if i not in plan.drop]
+    kept: list[cst.Arg] = []
+    for i, arg in enumerate(args):
+        if i not in plan.drop:
+            kept.append(arg)
+        elif kept and _comment(arg.comma) and not _comment(kept[-1].comma):  # keep the comment
+            kept[-1] = kept[-1].with_changes(comma=_with_comment(kept[-1].comma, arg.comma))
     if kept and args and kept[-1] is not args[-1]:
         kept[-1] = kept[-1].with_changes(comma=_last_comma(kept[-1].comma, args[-1].comma))
     for name, value in plan.inserts:

@@ -1,0 +1,168 @@
+"""Hostile and unusual inputs through the real command line (a subprocess: a crash must not take pytest down).
+
+A huge file, expressions nested far beyond what LibCST or CPython handle, empty and comment-only files,
+and a legacy encoding: each is migrated exactly, or reported as one clean ``path[:line]: error:`` line
+with exit status 1 while the run goes on to the next file; never a traceback, a hang or a crash.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+
+import pytest
+
+MIGRATED_GOOD = b"import torch\nimport torch_npu\nx = t.npu()\n"
+GOOD = b"import torch\nx = t.cuda()\n"
+
+
+def _error_lines(stderr: str, path) -> list[str]:
+    pattern = re.compile(rf"^{re.escape(str(path))}(:\d+)?: error: \S")
+    return [line for line in stderr.splitlines() if pattern.match(line)]
+
+
+# --- a 5 MB file with its CUDA sites at the end ----------------------------------------------------
+
+def test_five_megabyte_file_is_migrated_quickly(tmp_path, proc):
+    filler = "".join(f"def helper_{i}(a, b):\n    return a + b * {i}\n\n\n" for i in range(97_500))
+    head = "import torch\n\n\n"
+    tail = ("def main():\n    model = Net().cuda()\n    torch.cuda.synchronize()\n"
+            '    device = torch.device("cuda:1")\n    return model, device\n')
+    path = tmp_path / "big.py"
+    path.write_text(head + filler + tail, encoding="utf-8")
+    assert path.stat().st_size >= 4_900_000
+
+    start = time.monotonic()
+    try:
+        done = proc("migrate", path, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("a 5 MB file with three CUDA sites took more than 30 s (10 s expected)")
+    elapsed = time.monotonic() - start
+
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    expected = ("import torch\nimport torch_npu\n\n\n" + filler + "def main():\n    model = Net().npu()\n"
+                "    torch.npu.synchronize()\n" '    device = torch.device("npu:1")\n    return model, device\n')
+    data, want = path.read_bytes(), expected.encode()
+    assert data[-200:] == want[-200:]
+    assert data[:40] == want[:40]
+    same = data == want  # not compared in the assert: pytest would diff 5 MB
+    assert same, f"differs from byte {next((i for i, (a, b) in enumerate(zip(data, want)) if a != b), len(want))}"
+    assert elapsed < 10, f"a 5 MB file took {elapsed:.1f} s"
+
+
+# --- deep nesting: migrated, or one clean error; the next file is still migrated -------------------
+
+DEEP = {
+    "parens-2000": ("x = " + "(" * 2000 + "t.cuda()" + ")" * 2000, "x = " + "(" * 2000 + "t.npu()" + ")" * 2000),
+    "list-1000": ("y = " + "[" * 1000 + "t.cuda()" + "]" * 1000, "y = " + "[" * 1000 + "t.npu()" + "]" * 1000),
+    "calls-150": ("z = " + "f(" * 150 + "t.cuda()" + ")" * 150, "z = " + "f(" * 150 + "t.npu()" + ")" * 150),
+    "attribute-chain-500": ("w = t" + ".a" * 500 + ".cuda()", "w = t" + ".a" * 500 + ".npu()"),  # valid Python
+    "binary-op-chain-1000": ("v = t.cuda()" + " + a" * 1000, "v = t.npu()" + " + a" * 1000),  # valid Python
+}
+
+
+@pytest.mark.parametrize("name", list(DEEP))
+def test_deeply_nested_expression_is_migrated_or_reported_cleanly(tmp_path, proc, name):
+    statement, migrated_statement = DEEP[name]
+    tree = tmp_path / "src"
+    tree.mkdir()
+    deep = tree / "a_deep.py"
+    original = f"import torch\n{statement}\n".encode()
+    deep.write_bytes(original)
+    good = tree / "z_good.py"
+    good.write_bytes(GOOD)
+
+    done = proc("migrate", "--jobs", "1", tree, timeout=120)
+    stderr = done.stderr.decode(errors="replace")
+
+    assert done.returncode in (0, 1), f"exit status {done.returncode} (a crash?); stderr:\n{stderr[-1500:]}"
+    traceback = stderr.find("Traceback")
+    assert traceback < 0, stderr[traceback:traceback + 600] + " ... " + stderr[-300:]
+    assert good.read_bytes() == MIGRATED_GOOD, "the run did not go on to the next file"
+    migrated = f"import torch\nimport torch_npu\n{migrated_statement}\n".encode()
+    result = deep.read_bytes()
+    if result == migrated:
+        assert done.returncode == 0 and _error_lines(stderr, deep) == []
+    else:
+        assert result == original, "neither the original nor the migrated text"
+        assert done.returncode == 1
+        assert len(_error_lines(stderr, deep)) == 1, stderr[-1500:]
+
+
+# --- nothing to do -----------------------------------------------------------------------------------
+
+COMMENTS_ONLY = (
+    b"# This module used to call torch.cuda.synchronize() and x.cuda().\n"
+    b"# CUDA_VISIBLE_DEVICES=0 and the \"nccl\" backend, fused=True AdamW on cuda:0\n"
+    b"\n"
+    b"#   import torch.cuda\n"
+)
+
+
+@pytest.mark.parametrize("mode", [(), ("--check",)], ids=["write", "check"])
+def test_empty_and_comment_only_files_are_left_alone(tmp_path, proc, mode):
+    empty, comments = tmp_path / "empty.py", tmp_path / "comments.py"
+    empty.write_bytes(b"")
+    comments.write_bytes(COMMENTS_ONLY)
+    stamps = {p: p.stat().st_mtime_ns for p in (empty, comments)}
+
+    done = proc("migrate", *mode, empty, comments, timeout=60)
+
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"error" not in done.stderr and b"Traceback" not in done.stderr
+    assert empty.read_bytes() == b"" and comments.read_bytes() == COMMENTS_ONLY
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert done.stdout == b""
+
+
+# --- a PEP 263 latin-1 file --------------------------------------------------------------------------
+
+LATIN1 = (
+    "# -*- coding: latin-1 -*-\n"
+    "# Modèle entraîné à Zürich ; température 25°C, ½ précision\n"
+    "import torch\n"
+    "\n"
+    "name = \"données d'été: ñ ¿ µ ß ÿ\"\n"
+    "device = torch.device(\"cuda:0\")  # périphérique\n"
+    "model = Net().cuda()  # déplacé\n"
+    "if torch.cuda.is_available():\n"
+    "    print(\"prêt à démarrer\")\n"
+)
+LATIN1_MIGRATED = (
+    "# -*- coding: latin-1 -*-\n"
+    "# Modèle entraîné à Zürich ; température 25°C, ½ précision\n"
+    "import torch\n"
+    "import torch_npu\n"
+    "\n"
+    "name = \"données d'été: ñ ¿ µ ß ÿ\"\n"
+    "device = torch.device(\"npu:0\")  # périphérique\n"
+    "model = Net().npu()  # déplacé\n"
+    "if torch.npu.is_available():\n"
+    "    print(\"prêt à démarrer\")\n"
+)
+
+
+def test_latin1_file_is_migrated_and_written_back_in_latin1(tmp_path, proc):
+    path = tmp_path / "legacy.py"
+    data = LATIN1.encode("latin-1")
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")  # really not UTF-8
+    path.write_bytes(data)
+
+    done = proc("migrate", path, timeout=60)
+
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert path.read_bytes() == LATIN1_MIGRATED.encode("latin-1")
+
+
+def test_latin1_file_diff_is_in_latin1(tmp_path, proc):
+    path = tmp_path / "legacy.py"
+    path.write_bytes(LATIN1.encode("latin-1"))
+
+    done = proc("migrate", "--diff", path, timeout=60)
+
+    assert done.returncode == 1
+    assert path.read_bytes() == LATIN1.encode("latin-1")
+    assert "+model = Net().npu()  # déplacé\n".encode("latin-1") in done.stdout
+    assert "-model = Net().cuda()  # déplacé\n".encode("latin-1") in done.stdout
