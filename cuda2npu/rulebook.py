@@ -25,9 +25,9 @@ _RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _COMMON_REQUIRED = ("id", "kind", "summary")
 _COMMON_OPTIONAL = ("why", "severity", "examples", "trigger", "tags", "requires")
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "rename": (("match", "replace"), ("members", "message", "module", "importable")),
+    "rename": (("match", "replace"), ("members", "message", "module", "importable", "exact")),
     "report": (("match", "message"), ("members",)),
-    "attribute": (("match",), ("replace", "call", "keywords", "message")),
+    "attribute": (("match",), ("replace", "call", "keywords", "message", "max_positional", "accepts", "not_on")),
     "string": (("match",), ("replace", "device", "prefix", "message")),
     "call": (("match", "replace"), ("drop", "unsupported", "defaults", "max_positional", "message")),
     "argument": (("match",), ("members", "rename", "unsupported", "message")),
@@ -280,6 +280,9 @@ def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
             raise fail("message", "an attribute rule without 'replace' reports: it needs a message")
         if "keywords" in spec:
             spec["keywords"] = _keyword_defaults(spec["keywords"], fail, "keywords")
+        for name in ("accepts", "not_on"):
+            if name in spec and not _is_ident_list(spec[name]):
+                raise fail(name, "must be a list of names")
     if kind == "string":
         words = spec["match"] if isinstance(spec["match"], list) else [spec["match"]]
         if not words or not all(isinstance(w, str) and w for w in words):
@@ -302,7 +305,7 @@ def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
         return
     if kind == "argument" and not ("rename" in spec or "unsupported" in spec):
         raise fail("rename", "an argument rule needs 'rename' or 'unsupported'")
-    for name in ("call", "device", "prefix", "importable"):
+    for name in ("call", "device", "prefix", "importable", "exact"):
         if name in spec and not isinstance(spec[name], bool):
             raise fail(name, "must be true or false")
     for name in ("message",):

@@ -137,17 +137,24 @@ class PrefixIndex(Generic[T]):
 
     def __init__(self) -> None:
         self._entries: dict[str, T] = {}
+        self._exact: dict[str, T] = {}  # keys that match only the name itself, not what is below it
         self._parents: set[str] = set()
 
-    def add(self, key: str, value: T) -> None:
-        self._entries.setdefault(key, value)
+    def add(self, key: str, value: T, *, exact: bool = False) -> None:
+        (self._exact if exact else self._entries).setdefault(key, value)
         parts = key.split(".")
         self._parents.update(".".join(parts[:i]) for i in range(1, len(parts)))
 
     def __bool__(self) -> bool:
-        return bool(self._entries)
+        return bool(self._entries or self._exact)
 
-    def longest(self, parts: list[str]) -> Hit[T] | None:
+    def longest(self, parts: list[str], *, exact: bool = False) -> Hit[T] | None:
+        """The entry of the longest key that is a prefix of ``parts`` (with ``exact``, an entry
+        for exactly ``parts`` first)."""
+        if exact and self._exact:
+            key = ".".join(parts)
+            if key in self._exact:
+                return Hit(key, len(parts), self._exact[key])
         for size in range(len(parts), 0, -1):
             key = ".".join(parts[:size])
             if key in self._entries:

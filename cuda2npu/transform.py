@@ -15,6 +15,7 @@ from .symbols import Bindings, PrefixIndex, build_dotted, dotted, import_roots, 
 # Index forms a device string may carry after "<device>:": a number, a %-placeholder, a {field}.
 _DEVICE_SUFFIX = r"(?::(?:\d+|%[dis]|\{[^{}]*\})?)?"
 _EMPTY_CODE = cst.Module(body=())
+_ATTRIBUTE_FUNCTIONS = ("getattr", "hasattr", "setattr", "delattr")
 
 
 @dataclass
@@ -43,7 +44,7 @@ class RuleIndex:
         for rule in book:
             if rule.kind in ("rename", "report"):
                 for old, new in rule.pairs():
-                    self.symbols.add(old, (rule, new))
+                    self.symbols.add(old, (rule, new), exact=bool(rule.get("exact")))
             elif rule.kind == "call":
                 self.calls.setdefault(rule.get("match"), rule)
             elif rule.kind == "argument":
@@ -63,7 +64,11 @@ class RuleIndex:
                     self.string_patterns.append((rule, word, pattern))
         self.trigger = trigger_pattern(book)  # does a file need parsing at all
         self.site_trigger = trigger_pattern(book, dependent=True)  # may a statement hold a site
-        self.aware = re.compile(rf"(?<![A-Za-z0-9]){re.escape(book.target)}(?![A-Za-z0-9])", re.I)
+        # Code that mentions the target, or a value a string rule writes ("npu", "hccl", ...),
+        # already handles the target.
+        words = {book.target} | {r.get("replace") for r in book.of_kind("string") if r.get("replace")}
+        self.aware = re.compile(r"(?<![A-Za-z0-9])(?:%s)(?![A-Za-z0-9])" % "|".join(map(re.escape, sorted(words))),
+                                re.I)
 
     def triggered(self, source: str) -> bool:
         """Whether any rule could act on ``source``: a file without a trigger word is never parsed."""
@@ -116,6 +121,18 @@ def _passes(node: cst.Call, keywords: dict[str, str]) -> bool:
     return all(k in given and _same_value(given[k], v) for k, v in keywords.items())
 
 
+def _is_enum(node: cst.ClassDef) -> bool:
+    return any((dotted(base.value) or [""])[-1].endswith("Enum") for base in node.bases)
+
+
+def _accepted(node: cst.Call, rule: Rule) -> bool:
+    """Whether a call fits the signature a rule expects (``max_positional``, ``accepts``)."""
+    limit, accepts = rule.get("max_positional"), rule.get("accepts")
+    if limit is not None and sum(1 for a in node.args if a.keyword is None) > limit:
+        return False
+    return accepts is None or all(a.keyword is None or a.keyword.value in accepts for a in node.args)
+
+
 def _unsupported(node: cst.Call, unsupported: dict[str, str]) -> tuple[set[int], list[str]]:
     """Keywords the target lacks: indices passed at their default (safe to drop), names passed otherwise."""
     safe, kept = set(), []
@@ -154,6 +171,9 @@ class Migrator(cst.CSTTransformer):
         self.splits: dict[int, int] = {}  # statement lines split into several, by original id
         self._aware_possible = index.aware.search(text) is not None  # the source mentions the target
         self._def_flags = defs  # from ast: which defs hold a possible site (see splice.def_flags)
+        self._enums: list[bool] = []  # per enclosing class: is it an Enum
+        self._stores: set[int] = set()  # attribute nodes assigned to
+        self._string_skip: set[int] = set()  # strings used as attribute names
         self._def_index = 0
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -166,6 +186,7 @@ class Migrator(cst.CSTTransformer):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         self._defs += 1
+        self._enums.append(_is_enum(node))  # Enum members name values, not devices
         return self._enter_def(node)
 
     def _enter_def(self, node: cst.FunctionDef | cst.ClassDef) -> bool:
@@ -187,6 +208,7 @@ class Migrator(cst.CSTTransformer):
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
         self._defs -= 1
+        self._enums.pop()
         return updated
 
     def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
@@ -237,6 +259,23 @@ class Migrator(cst.CSTTransformer):
         keys = [e.key for e in node.elements if isinstance(e, cst.DictElement)]
         return not self._aware(*[k for k in keys if isinstance(k, cst.BaseString)])
 
+    def _collection(self, node: cst.List | cst.Tuple | cst.Set) -> bool:
+        return not self._aware(*[e.value for e in node.elements if isinstance(e.value, cst.BaseString)])
+
+    visit_List = visit_Tuple = visit_Set = _collection
+
+    def visit_Match(self, node: cst.Match) -> bool:
+        if self._aware(*[case.pattern for case in node.cases]):
+            self._skip_defs(node)
+            return False
+        return True
+
+    def _note_attribute_names(self, node: cst.Call) -> None:
+        """The attribute name given to getattr/hasattr/setattr/delattr is a name, not a value."""
+        if (isinstance(node.func, cst.Name) and node.func.value in _ATTRIBUTE_FUNCTIONS
+                and len(node.args) > 1 and isinstance(node.args[1].value, cst.SimpleString)):
+            self._string_skip.add(id(node.args[1].value))
+
     def visit_Expr(self, node: cst.Expr) -> bool:
         return not isinstance(node.value, cst.BaseString)  # docstrings and bare strings
 
@@ -251,9 +290,25 @@ class Migrator(cst.CSTTransformer):
         if parts is not None and self._symbol(node, parts):
             return False
         rule = self.index.attributes.get(node.attr.value)
-        if rule is not None and not rule.get("call") and not self._is_module(node.value):
+        if (rule is not None and not rule.get("call") and id(node) not in self._stores
+                and self._receiver_ok(node, rule)):
             self._attribute(node, rule, called=False)
         return parts is None
+
+    def _receiver_ok(self, node: cst.Attribute, rule: Rule) -> bool:
+        """Not an attribute of an imported module, nor of a receiver the rule excludes (``self``)."""
+        receiver = dotted(node.value)
+        own = receiver is not None and len(receiver) == 1 and receiver[0] in rule.get("not_on", ())
+        return not own and not self._is_module(node.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._stores.add(id(node.target))  # `x.is_cuda = ...` defines an attribute: never renamed
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._stores.add(id(node.target))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._stores.add(id(node.target))
 
     def _attribute(self, node: cst.Attribute, rule: Rule, *, called: bool) -> None:
         old, new, parens = node.attr.value, rule.get("replace"), "()" if called else ""
@@ -272,7 +327,7 @@ class Migrator(cst.CSTTransformer):
         if qualified is None:
             return False
         full, bound = qualified
-        hit = self.index.symbols.longest(full)
+        hit = self.index.symbols.longest(full, exact=True)
         if hit is None or hit.size <= bound:
             return False  # no rule, or the import that binds the base carries the rewrite
         rule, new = hit.value
@@ -398,6 +453,7 @@ class Migrator(cst.CSTTransformer):
 
     # -- calls: swap a call, rewrite arguments, rename a called method ---------------------
     def visit_Call(self, node: cst.Call) -> bool:
+        self._note_attribute_names(node)
         plan = _CallPlan()
         parts = dotted(node.func)
         qualified = self.bindings.qualify(parts) if parts else None
@@ -410,8 +466,8 @@ class Migrator(cst.CSTTransformer):
                 self._keywords(node, rule, name, plan)
         if isinstance(node.func, cst.Attribute):
             rule = self.index.attributes.get(node.func.attr.value)
-            if (rule is not None and rule.get("call") and not self._is_module(node.func.value)
-                    and _passes(node, rule.get("keywords", {}))):
+            if (rule is not None and rule.get("call") and self._receiver_ok(node.func, rule)
+                    and _passes(node, rule.get("keywords", {})) and _accepted(node, rule)):
                 self._attribute(node.func, rule, called=True)
         if plan.func is not None or plan.drop or plan.inserts or plan.renames:
             self._calls[id(node)] = plan
@@ -469,7 +525,7 @@ class Migrator(cst.CSTTransformer):
 
     # -- strings ---------------------------------------------------------------------------
     def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.SimpleString:
-        if "b" in original.prefix.lower():
+        if "b" in original.prefix.lower() or any(self._enums) or id(original) in self._string_skip:
             return updated
         found = self.index.string(original.raw_value)
         if found is None:
@@ -486,7 +542,7 @@ class Migrator(cst.CSTTransformer):
     def leave_FormattedString(self, original: cst.FormattedString,
                               updated: cst.FormattedString) -> cst.FormattedString:
         parts = original.parts
-        if not parts or not isinstance(parts[0], cst.FormattedStringText):
+        if not parts or not isinstance(parts[0], cst.FormattedStringText) or any(self._enums):
             return updated
         shape = "".join(p.value if isinstance(p, cst.FormattedStringText) else "{}" for p in parts)
         found = self.index.string(shape)
