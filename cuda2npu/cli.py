@@ -99,7 +99,7 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     try:
         colored = fancy(sys.stdout)
         with console.progress(len(sources)) as advance:
-            for source, result in zip(sources, run(sources, book, options, jobs or default_jobs())):
+            for source, result in zip(sources, run(sources, book, options, jobs or default_jobs()), strict=True):
                 advance()
                 if result.diff:
                     sys.stdout.buffer.write(color_diff(result.diff) if colored else result.diff)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import itertools
 import os
 import re
 import signal
 import stat
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
@@ -210,13 +212,61 @@ def run(sources: Sequence[Source], book: RuleBook, options: Options, jobs: int) 
         for source in sources:
             yield process(source, engines, options)
         return
-    from multiprocessing import Pool
+    yield from _pooled(sources, book, options, jobs)
 
-    chunk = max(1, min(16, len(sources) // (jobs * 8)))
-    with Pool(jobs, initializer=_init_worker, initargs=(book, options)) as pool:
-        yield from pool.imap(_work, sources, chunksize=chunk)
-    # leaving the block, also on an interrupt, terminates the workers: each finishes the file it
-    # is writing (see _stop_worker) and nothing else
+
+def _pooled(sources: Sequence[Source], book: RuleBook, options: Options, jobs: int) -> Iterator[FileResult]:
+    """A window of files in flight in worker processes, results in order. A worker that dies (a
+    crash in native code) fails only its own file: the files in flight then are retried one by one
+    in fresh processes, and the run goes on."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    def start(size: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(size, initializer=_init_worker, initargs=(book, options))
+
+    pool, window = start(jobs), deque()
+    queue = iter(sources)
+    try:
+        for source in itertools.islice(queue, jobs * 4):
+            window.append((source, pool.submit(_work, source)))
+        while window:
+            source, future = window.popleft()
+            try:
+                yield future.result()
+            except BrokenProcessPool:
+                _stop(pool)
+                for retry in [source, *(s for s, _ in window)]:
+                    yield _isolated(retry, start)
+                pool, window = start(jobs), deque()
+            for source in itertools.islice(queue, jobs * 4 - len(window)):
+                window.append((source, pool.submit(_work, source)))
+    finally:
+        _stop(pool)  # on an interrupt too: each worker finishes the file it is writing (_stop_worker)
+
+
+def _isolated(source: Source, start) -> FileResult:
+    """One file in a process of its own, so that a crash is pinned on the file that caused it."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = start(1)
+    try:
+        return pool.submit(_work, source).result()
+    except BrokenProcessPool:
+        return FileResult(source.display, error="the process migrating this file crashed; file left unchanged")
+    finally:
+        _stop(pool)
+
+
+def _stop(pool) -> None:
+    """Shut a pool down now: queued files are dropped, running workers are terminated."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join()
 
 
 def default_jobs() -> int:
