@@ -196,3 +196,31 @@ def test_interrupted_run_leaves_whole_files(tmp_path, templates, signum, target)
     assert "Traceback" not in stderr_text, stderr_text[-2000:]
     extra = [line for line in stderr_text.splitlines() if line.strip() and not line.startswith("cuda2npu: ")]
     assert len(extra) <= 1 and all(len(line) <= 120 for line in extra), stderr_text[-2000:]
+
+
+def test_a_crashed_worker_fails_only_its_file(tmp_path, monkeypatch):
+    """A worker that dies (say, a crash in native code) must not hang or sink the run."""
+    import os
+
+    from cuda2npu import runner
+    from cuda2npu.files import collect
+    from cuda2npu.rulebook import load_rulebook
+
+    for i in range(40):
+        (tmp_path / f"m{i:02}.py").write_text("import torch\nx = t.cuda()\n")
+    (tmp_path / "m17.py").write_text("import torch\ny = t.cuda()  # crashes the worker\n")
+    real = runner.process
+
+    def crashing(source, engines, options):
+        if source.path.name == "m17.py":
+            os._exit(3)
+        return real(source, engines, options)
+
+    monkeypatch.setattr(runner, "process", crashing)  # inherited by the forked workers
+    sources = collect([str(tmp_path)])
+    results = list(runner.run(sources, load_rulebook(), runner.Options(write=False), jobs=2))
+    assert [r.path for r in results] == [s.display for s in sources]
+    failed = [r for r in results if r.error]
+    assert [r.path for r in failed] == [str(tmp_path / "m17.py")]
+    assert "crashed" in failed[0].error
+    assert all(r.changed for r in results if not r.error)
