@@ -60,3 +60,19 @@ def test_out_dir_mirrors_the_tree_and_leaves_inputs(tmp_path):
     assert result.exit_code == 0, result.output
     for name in NAMES:
         assert (out / name).read_bytes() == (FIXTURES / "npu" / name).read_bytes()
+
+
+def test_jobs_one_and_two_give_the_same_bytes(tmp_path):
+    """Enough copies of the fixtures for the process pool to start: identical results either way."""
+    outputs = {}
+    for jobs in ("1", "2"):
+        tree = tmp_path / f"jobs{jobs}"
+        for copy in range(3):
+            shutil.copytree(FIXTURES / "gpu", tree / f"copy{copy}")
+        result = CliRunner().invoke(main, ["migrate", "--no-config", "--jobs", jobs, str(tree)])
+        assert result.exit_code == 0, result.output
+        outputs[jobs] = {p.relative_to(tree): p.read_bytes() for p in sorted(tree.rglob("*")) if p.is_file()}
+    assert len(outputs["1"]) >= 32
+    assert outputs["1"] == outputs["2"]
+    for path, data in outputs["2"].items():
+        assert data == (FIXTURES / "npu" / path.name).read_bytes()
