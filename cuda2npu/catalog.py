@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .rulebook import Rule, RuleBook
-from .symbols import PrefixIndex
+from .rulebook import RuleBook
+from .transform import symbol_index
 
 SNAPSHOT = Path(__file__).resolve().parent / "data" / "api_snapshot.json"
 COVERED_MODULES = ("torch.cuda", "torch.cuda.amp", "torch.cuda.nvtx")
@@ -16,16 +16,6 @@ COVERED_MODULES = ("torch.cuda", "torch.cuda.amp", "torch.cuda.nvtx")
 def load_snapshot() -> dict:
     """The torch_npu API snapshot shipped with the package (see docs/api-snapshot.md)."""
     return json.loads(SNAPSHOT.read_text(encoding="utf-8"))
-
-
-def symbol_index(book: RuleBook) -> PrefixIndex[tuple[Rule, str | None]]:
-    """Rename and report rules by the dotted names they match."""
-    index: PrefixIndex[tuple[Rule, str | None]] = PrefixIndex()
-    for rule in book:
-        if rule.kind in ("rename", "report"):
-            for old, new in rule.pairs():
-                index.add(old, (rule, new))
-    return index
 
 
 @dataclass

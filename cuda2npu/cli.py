@@ -86,9 +86,7 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
         _fail("--out-dir writes files; it cannot be combined with --diff or --check")
     if report_path and not os.path.isdir(os.path.dirname(os.path.abspath(report_path))):
         _fail(f"--report {report_path}: the folder does not exist")
-    config = _config(paths, config_path, no_config)
-    book = _rulebook((*config.rules, *rule_paths), select or tuple(config.select),
-                     (*config.ignore, *ignore), fused_optimizers=config.fused_optimizers)
+    config, book = _project(paths, config_path, no_config, rule_paths, select, ignore)
     sources = _sources(paths, out_dir, config, book)
     fail_on = fail_on or config.fail_on
     mode = "check" if check else "diff" if diff else "write"
@@ -126,6 +124,14 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
 def _interrupt(signum, frame) -> None:
     """SIGTERM stops a run like Ctrl-C: every file is left either whole-old or whole-new."""
     raise KeyboardInterrupt
+
+
+def _project(paths, config_path, no_config, rule_paths, select=(), ignore=()):
+    """The configuration, and the rulebook it and the flags select (--select replaces, ignores add up)."""
+    config = _config(paths, config_path, no_config)
+    book = _rulebook((*config.rules, *rule_paths), select or tuple(config.select), (*config.ignore, *ignore),
+                     fused_optimizers=config.fused_optimizers)
+    return config, book
 
 
 def _config(paths, config_path, no_config):
@@ -181,9 +187,7 @@ def analyze(paths, rule_paths, config_path, no_config, jobs) -> None:
     from .console import fancy
     from .runner import Options, default_jobs, run
 
-    config = _config(paths, config_path, no_config)
-    book = _rulebook((*config.rules, *rule_paths), tuple(config.select), tuple(config.ignore),
-                     fused_optimizers=config.fused_optimizers)
+    config, book = _project(paths, config_path, no_config, rule_paths)
     sources = [s for s in _sources(paths, None, config, book) if s.kind != "other"]
     rows, totals = [], [0, 0, 0]
     for result in run(sources, book, Options(write=False, positions=False), jobs or default_jobs()):

@@ -16,7 +16,7 @@ from .files import Source, write_atomic
 from .prefilter import trigger_pattern
 from .results import Edit, Finding, SourceError
 from .rulebook import RuleBook
-from .sourcefile import decode
+from .sourcefile import decode, decode_as
 
 POOL_MIN_FILES = 32  # fewer files than this are faster in one process than a pool's start-up
 _LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
@@ -129,15 +129,12 @@ def _migrate(data: bytes, engines: Engines, source: Source, result: FileResult) 
 def _migrate_notebook(data: bytes, engines: Engines, source: Source, result: FileResult) -> bytes:
     """The migrated bytes of a notebook; its diff shows the changed cells."""
     try:
-        text = data.decode("utf-8")
+        text = decode_as(data, "utf-8")
         if not engines.triggered(text):
             return data
         from .notebook import migrate_notebook
 
         new, migration, cell_diffs = migrate_notebook(text, engines(source.ignore).migrate)
-    except UnicodeDecodeError as exc:
-        result.error, result.error_line = f"cannot decode as utf-8: {exc.reason}", data[:exc.start].count(b"\n") + 1
-        return data
     except SourceError as exc:
         result.error, result.error_line = exc.message, exc.line
         return data
@@ -150,9 +147,9 @@ def _migrate_notebook(data: bytes, engines: Engines, source: Source, result: Fil
 def _migrate_text(data: bytes, engines: Engines, source: Source, result: FileResult) -> bytes:
     """The migrated bytes of a file the text rules apply to (UTF-8)."""
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        result.error, result.error_line = f"cannot decode as utf-8: {exc.reason}", data[:exc.start].count(b"\n") + 1
+        text = decode_as(data, "utf-8")
+    except SourceError as exc:
+        result.error, result.error_line = exc.message, exc.line
         return data
     migration = engines.text(source.ignore).migrate(text, source.path.name)
     result.edits, result.findings, result.changed = migration.edits, migration.findings, migration.changed

@@ -29,9 +29,15 @@ def decode(data: bytes) -> Decoded:
     except SyntaxError as exc:
         raise SourceError(f"cannot decode: {exc.msg if hasattr(exc, 'msg') else exc}", 1) from None
     try:
-        return Decoded(data.decode(encoding), encoding)
+        return Decoded(decode_as(data, encoding), encoding)
+    except LookupError:
+        raise SourceError(f"unknown encoding {encoding!r} in the coding cookie", 1) from None
+
+
+def decode_as(data: bytes, encoding: str) -> str:
+    """``data`` decoded; an undecodable byte is an error with its line."""
+    try:
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise SourceError(f"cannot decode as {encoding}: invalid byte 0x{data[exc.start]:02x}", line) from None
-    except LookupError:
-        raise SourceError(f"unknown encoding {encoding!r} in the coding cookie", 1) from None

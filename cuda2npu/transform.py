@@ -33,7 +33,7 @@ class RuleIndex:
 
     def __init__(self, book: RuleBook):
         self.book = book
-        self.symbols: PrefixIndex[tuple[Rule, str | None]] = PrefixIndex()
+        self.symbols = symbol_index(book)
         self.calls: dict[str, Rule] = {}
         self.arguments: dict[str, list[Rule]] = {}
         self.attributes: dict[str, Rule] = {}
@@ -42,10 +42,7 @@ class RuleIndex:
         self.imports = book.of_kind("import")
         self.anchor_root = self.imports[0].get("after") if self.imports else None
         for rule in book:
-            if rule.kind in ("rename", "report"):
-                for old, new in rule.pairs():
-                    self.symbols.add(old, (rule, new), exact=bool(rule.get("exact")))
-            elif rule.kind == "call":
+            if rule.kind == "call":
                 self.calls.setdefault(rule.get("match"), rule)
             elif rule.kind == "argument":
                 for old, _ in rule.pairs():
@@ -84,6 +81,16 @@ class RuleIndex:
                 replace = rule.get("replace")
                 return rule, word, None if replace is None else replace + text[len(word):]
         return None
+
+
+def symbol_index(book: RuleBook) -> PrefixIndex[tuple[Rule, str | None]]:
+    """Rename and report rules by the dotted names they match, with their new names (None: report)."""
+    index: PrefixIndex[tuple[Rule, str | None]] = PrefixIndex()
+    for rule in book:
+        if rule.kind in ("rename", "report"):
+            for old, new in rule.pairs():
+                index.add(old, (rule, new), exact=bool(rule.get("exact")))
+    return index
 
 
 @dataclass
