@@ -18,7 +18,6 @@ from .transform import Migrator, RuleIndex, Site
 
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
-_NEWLINE_AT_END = re.compile(r"(?:\r\n|\r|\n)\Z")
 
 
 class Engine:
@@ -47,57 +46,56 @@ class Engine:
         if suppressions.skip_file:
             return Migration(source, source)
         tree = _python_ast(source)
-        lone_cr = source.count("\r") != source.count("\r\n")
-        wanted = splice.wanted_lines(source, tree, self.index.site_trigger) if tree and not lone_cr else None
-        chunks = splice.plan(source, tree, wanted) if self.splice and wanted is not None else None
-        defs = splice.def_flags(tree, wanted, chunks) if self.splice and wanted is not None else None
-        try:
-            module, migrator, new = self._transform(source, chunks, defs)
-        except SourceError:
-            if chunks is None:
-                raise
-            chunks = defs = None  # report the error as a whole-file parse sees it
-            module, migrator, new = self._transform(source, chunks, defs)
-        text = source if chunks is None else chunks.text
+        plan = splice.plan(source, tree, self.index.site_trigger) if self.splice and tree is not None else None
+        if plan is not None:
+            try:
+                return self._run(source, suppressions, plan)
+            except (SourceError, splice.Lost):
+                pass  # report the error as a whole-file parse sees it
+        return self._run(source, suppressions, None)
+
+    def _run(self, source: str, suppressions: suppress.Suppressions, plan: splice.Plan | None) -> Migration:
+        text = source if plan is None else plan.text
+        module, migrator, new = self._transform(source, text)
         if not migrator.sites and not suppressions.lines:
             return Migration(source, source)
         anchor_node = migrator.anchor.original if migrator.anchor else None
         if self.edit_positions or suppressions.lines or any(s.severity for s in migrator.sites):
-            lines = _positions(module, [s.node for s in migrator.sites] + [anchor_node] * bool(anchor_node), chunks)
+            lines = _positions(module, [s.node for s in migrator.sites] + [anchor_node] * bool(anchor_node), plan)
         else:
             lines = collections.defaultdict(lambda: (0, 0, -1))
         suppressed = frozenset((id(s.node), s.rule.id) for s in migrator.sites
                                if s.severity is None and suppressions.covers(lines[id(s.node)][0], s.rule.id))
         hits = [(lines[id(s.node)][0], s.rule.id) for s in migrator.sites]
         if suppressed:  # run again without the suppressed edits
-            migrator = Migrator(self.index, migrator.bindings, text, suppressed, defs)
+            migrator = Migrator(self.index, migrator.bindings, text, suppressed)
             new = module.visit(migrator)
         sites = _required(s for s in migrator.sites if not suppressions.covers(lines[id(s.node)][0], s.rule.id))
-        tail = _lost_tail(source, module) if chunks is None else ""
-        added, inserted = [], []
+        added = []
         if any(s.severity is None for s in sites):
-            new, added, inserted = self._ensure_imports(new, migrator)
-        counts = [migrator.splits.get(id(stmt), 1) for stmt in module.body]
-        if chunks is None:
-            code = new.code + tail
+            new, added = self._ensure_imports(new, migrator)
+        code = new.code
+        if plan is None:
+            code += _lost_tail(source, module)
             if code != source:
                 _check_parses(code, source, sites)
-        else:  # only the parsed statements changed: check them, then put them back between the rest
-            _check_parses(new.code, text, sites)
-            code = _assemble(chunks, new, counts, inserted)
+        elif code != text:  # only the parsed text changed: check it, then put the placeholders back
+            _check_parses(code, text, sites)
+            code = plan.assemble(code)
+        else:
+            code = source
         unused = _unused(suppressions, hits)
         import_line = lines[id(anchor_node)][2] + 1 if anchor_node is not None else 1
         edits = [Edit(rule.id, import_line, 1, f"import {name}") for rule, name in added]
         return self._result(source, code, sites, lines, edits, unused)
 
-    def _transform(self, source: str, chunks: splice.Plan | None, defs):
-        """Parse (the selected part of) ``source`` and run every rule over it once."""
+    def _transform(self, source: str, text: str):
+        """Parse ``text`` (``source`` or its plan's text) and run every rule over it once."""
         newline = _NEWLINE.search(source)
         config = cst.PartialParserConfig(default_newline=newline.group() if newline else "\n")
-        text = source if chunks is None else chunks.text
         try:
             module = cst.parse_module(text, config)
-            migrator = Migrator(self.index, Bindings(module), text, defs=defs)
+            migrator = Migrator(self.index, Bindings(module), text)
             return module, migrator, module.visit(migrator)
         except cst.ParserSyntaxError as exc:
             raise _syntax_error(source, exc) from None
@@ -116,7 +114,7 @@ class Engine:
                 modules.append(module)
                 rules.append(rule)
         if not modules:
-            return new, [], []
+            return new, []
         lines = [cst.SimpleStatementLine([cst.Import([cst.ImportAlias(build_dotted(m))])]) for m in modules]
         anchor = migrator.anchor
         if anchor is None:
@@ -127,8 +125,7 @@ class Engine:
             new = new.deep_replace(anchor.new, cst.FlattenSentinel([anchor.new, *lines]))
         if anchor is None or not anchor.nested:
             new = new.with_changes(body=[*new.body[:at], *lines, *new.body[at:]])
-        added = [(r, m) for r, m in zip(rules, modules) if r is not None]
-        return new, added, lines
+        return new, [(r, m) for r, m in zip(rules, modules) if r is not None]
 
     def _result(self, source: str, code: str, sites: list[Site], lines: dict, edits: list[Edit],
                 findings: list[Finding]) -> Migration:
@@ -151,14 +148,14 @@ def _required(sites) -> list[Site]:
 
 
 def _positions(module: cst.Module, nodes: list[cst.CSTNode],
-               chunks: splice.Plan | None) -> dict[int, tuple[int, int, int]]:
+               plan: splice.Plan | None) -> dict[int, tuple[int, int, int]]:
     """Source (line, column, end line), 1-based, of each node, by the node's id."""
     if not nodes:
         return {}
     from libcst.metadata import MetadataWrapper, PositionProvider
 
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    to_source = chunks.original_line if chunks is not None else (lambda line: line)
+    to_source = plan.original_line if plan is not None else (lambda line: line)
     out = {}
     for node in nodes:
         span = positions[node]
@@ -220,27 +217,6 @@ def _python_ast(source: str) -> ast.Module | None:
         raise SourceError("too deeply nested to parse", 1) from None
     except ValueError as exc:
         raise SourceError(f"cannot parse: {exc}", 1) from None
-
-
-def _assemble(chunks: splice.Plan, new: cst.Module, counts: list[int], inserted: list[cst.CSTNode]) -> str:
-    """The whole new source: each selected chunk's new statements, new imports after their anchor."""
-    added = {id(n) for n in inserted}
-    texts: list[list[str]] = [[] for _ in counts]
-    prefix: list[str] = []
-    k, left = -1, 0
-    for node in new.body:
-        code = new.code_for_node(node)
-        if id(node) in added:
-            (texts[k] if k >= 0 else prefix).append(code)
-            continue
-        while left == 0:
-            k, left = k + 1, counts[k + 1]
-        texts[k].append(code)
-        left -= 1
-    joined = ["".join(t) for t in texts]
-    if not new.has_trailing_newline:  # the file's last line had no line break
-        joined[-1] = _NEWLINE_AT_END.sub("", joined[-1])
-    return chunks.assemble(joined, "".join(prefix))
 
 
 def _syntax_error(source: str, exc: cst.ParserSyntaxError) -> SourceError:

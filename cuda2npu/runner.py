@@ -214,32 +214,43 @@ def run(sources: Sequence[Source], book: RuleBook, options: Options, jobs: int) 
 
 def _pooled(sources: Sequence[Source], book: RuleBook, options: Options, jobs: int) -> Iterator[FileResult]:
     """A window of files in flight in worker processes, results in order. A worker that dies (a
-    crash in native code) fails only its own file: the files in flight then are retried one by one
-    in fresh processes, and the run goes on."""
-    from concurrent.futures import ProcessPoolExecutor
+    crash in native code) fails only its own file: the files in flight then that had no result
+    yet are retried one by one in fresh processes, and the run goes on."""
+    from concurrent.futures import Future, ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     def start(size: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(size, initializer=_init_worker, initargs=(book, options))
 
+    def submit(source: Source) -> Future:
+        try:
+            return pool.submit(_work, source)
+        except BrokenProcessPool as exc:  # a worker died since the last result: fail like a future
+            failed: Future = Future()
+            failed.set_exception(exc)
+            return failed
+
     pool, window = start(jobs), deque()
     queue = iter(sources)
     try:
-        for source in itertools.islice(queue, jobs * 4):
-            window.append((source, pool.submit(_work, source)))
-        while window:
+        while True:
+            window.extend((source, submit(source)) for source in itertools.islice(queue, jobs * 4 - len(window)))
+            if not window:
+                break
             source, future = window.popleft()
             try:
                 yield future.result()
             except BrokenProcessPool:
                 _stop(pool)
-                for retry in [source, *(s for s, _ in window)]:
-                    yield _isolated(retry, start)
+                for retry, done in [(source, None), *window]:
+                    yield done.result() if _succeeded(done) else _isolated(retry, start)
                 pool, window = start(jobs), deque()
-            for source in itertools.islice(queue, jobs * 4 - len(window)):
-                window.append((source, pool.submit(_work, source)))
     finally:
         _stop(pool)  # on an interrupt too: each worker finishes the file it is writing (_stop_worker)
+
+
+def _succeeded(future) -> bool:
+    return future is not None and future.done() and not future.cancelled() and future.exception() is None
 
 
 def _isolated(source: Source, start) -> FileResult:

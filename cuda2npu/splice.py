@@ -1,9 +1,11 @@
-"""Parse only what matters: the top-level statements that hold a trigger word (or an import).
+"""Parse only what matters: the statements no rule can act on become one-line placeholders.
 
-Large library files often hold one CUDA site in thousands of lines. ``ast`` finds the line span of
-every top-level statement about ten times faster than LibCST parses them; LibCST then parses only
-the selected statements, and their new text is spliced back between the untouched lines, so the
-output is byte for byte what a whole-file run gives.
+Large library files often hold one CUDA site in thousands of lines. ``ast`` parses a file about ten
+times faster than LibCST does; from its tree we find the statements that may hold a site: those
+with a trigger word, absolute imports (they bind the names rules resolve), and the compound
+statements around them. Every run of other statements becomes one placeholder line, LibCST parses
+and transforms the much shorter text, and the placeholders are put back to the lines they stand
+for, so the output is byte for byte what a whole-file run gives.
 """
 
 from __future__ import annotations
@@ -11,112 +13,147 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from dataclasses import dataclass
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
-_IMPORT = re.compile(r"\bimport\b")
-MIN_SKIPPED_LINES = 200  # below this, parsing the whole file costs less than splitting it
+MARKER = "cuda2npu-hole"
+_PLACEHOLDER = re.compile(r"^[ \t\f]*\.\.\.  # %s (\d+)(?:\r?\n|\Z)" % MARKER, re.M)
+_INDENT = " \t\f"
+_BLOCKS = ("body", "orelse", "finalbody")
+_CLAUSES = ("handlers", "cases")
 
 
-@dataclass(frozen=True)
-class Chunk:
-    """Lines ``start``..``end`` (0-based, end exclusive) holding whole top-level statements."""
-
-    start: int
-    end: int
+class Lost(Exception):
+    """The placeholders did not come through the transformation intact: parse the whole file."""
 
 
 class Plan:
-    """The selected chunks of a source, the text LibCST parses, and the way back."""
+    """The text LibCST parses (the source with its holes as placeholders), and the way back."""
 
-    def __init__(self, lines: list[str], chunks: list[Chunk], selected: list[int]):
-        self.lines, self.chunks, self.selected = lines, chunks, selected
-        self._sub_starts: list[int] = []  # 1-based first line of each selected chunk in the text
-        line = 1
-        for i in selected:
-            self._sub_starts.append(line)
-            line += chunks[i].end - chunks[i].start
-        self.text = "".join(self._chunk_text(i) for i in selected)
+    def __init__(self, lines: list[str], holes: list[tuple[int, int]]):
+        parts: list[str] = []
+        self._holes: list[str] = []  # the source lines each placeholder stands for
+        self._text_starts: list[int] = []  # 1-based: where each run of kept lines starts in the text
+        self._source_starts: list[int] = []  # ... and in the source
+        at, line = 0, 1
+        for number, (first, last) in enumerate(holes):
+            self._keep(parts, lines, at, first, line)
+            line += first - at
+            head, end = lines[first], lines[last]
+            indent = head[:len(head) - len(head.lstrip(_INDENT))]
+            parts.append(f"{indent}...  # {MARKER} {number}{end[len(end.rstrip(chr(13) + chr(10))):]}")
+            self._holes.append("".join(lines[first:last + 1]))
+            line, at = line + 1, last + 1
+        self._keep(parts, lines, at, len(lines), line)
+        self.text = "".join(parts)
 
-    def _chunk_text(self, i: int) -> str:
-        return "".join(self.lines[self.chunks[i].start:self.chunks[i].end])
+    def _keep(self, parts: list[str], lines: list[str], start: int, end: int, line: int) -> None:
+        self._text_starts.append(line)
+        self._source_starts.append(start + 1)
+        parts.extend(lines[start:end])
 
     def original_line(self, line: int) -> int:
-        """The source line of a line of the parsed text."""
-        k = bisect.bisect_right(self._sub_starts, line) - 1
-        return self.chunks[self.selected[k]].start + 1 + line - self._sub_starts[k]
+        """The source line of a kept line of the text."""
+        k = bisect.bisect_right(self._text_starts, line) - 1
+        return self._source_starts[k] + line - self._text_starts[k]
 
-    def assemble(self, new_texts: list[str], prefix: str = "") -> str:
-        """The source with each selected chunk replaced by its new text (``prefix`` before the first)."""
-        out, at = [], 0
-        for i, text in zip(self.selected, new_texts):
-            chunk = self.chunks[i]
-            out.append("".join(self.lines[at:chunk.start]))
-            if i == self.selected[0]:
-                out.append(prefix)
-            out.append(text)
-            at = chunk.end
-        out.append("".join(self.lines[at:]))
-        return "".join(out)
+    def assemble(self, code: str) -> str:
+        """The transformed ``code`` of the text with every placeholder back to its source lines."""
+        seen: list[int] = []
+
+        def restore(match: re.Match[str]) -> str:
+            seen.append(int(match.group(1)))
+            return self._holes[seen[-1]]
+
+        out = _PLACEHOLDER.sub(restore, code)
+        if seen != list(range(len(self._holes))):
+            raise Lost
+        return out
 
 
-def plan(source: str, tree: ast.Module, wanted: list[int]) -> Plan | None:
-    """Which top-level statements of ``source`` (parsed by ``ast`` as ``tree``) to give LibCST: those
-    on the ``wanted`` lines (see :func:`wanted_lines`); None when the whole file should be parsed."""
-    lines = _LINE.findall(source)
-    if len(lines) < MIN_SKIPPED_LINES or source.count("\r") != source.count("\r\n"):
-        return None  # small (parsing it whole is cheaper), or lone CR line endings
-    chunks: list[Chunk] = []
-    for stmt in tree.body:
-        first, last = _span(stmt)
-        if chunks and first < chunks[-1].end:  # statements sharing a line (`a = 1; b = 2`)
-            chunks[-1] = Chunk(chunks[-1].start, max(last + 1, chunks[-1].end))
-        else:
-            chunks.append(Chunk(first, last + 1))
-    if not chunks:
+def plan(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> Plan | None:
+    """The placeholders for ``source`` (parsed by ``ast`` as ``tree``) given the rules' ``trigger``
+    words; None when nothing can be left out."""
+    if MARKER in source or source.count("\r") != source.count("\r\n") or len(tree.body) < 2:
         return None
-    selected = [i for i, c in enumerate(chunks) if i == 0 or _any_in(wanted, c.start, c.end - 1)]
-    skipped = len(lines) - sum(chunks[i].end - chunks[i].start for i in selected)
-    return Plan(lines, chunks, selected) if skipped >= MIN_SKIPPED_LINES else None
+    lines = _LINE.findall(source)
+    scan = _Scan(lines, _wanted_lines(source, tree, trigger))
+    holes: list[tuple[int, int]] = []
+    scan.block(tree.body[1:], holes)  # the first statement stays: new imports go after a docstring
+    return Plan(lines, sorted(holes)) if holes else None
 
 
-def wanted_lines(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> list[int]:
-    """0-based lines a rule may act on: a trigger word, a name an import with a trigger word binds
-    (``from torch import cuda as C`` makes ``C.synchronize()`` a site), or an import."""
-    patterns = [trigger, _IMPORT]
+class _Scan:
+    """Which statements may hold a site, and the runs of the others that can be left out."""
+
+    def __init__(self, lines: list[str], wanted: list[int]):
+        self.lines, self.wanted = lines, wanted
+
+    def block(self, body: list[ast.stmt], holes: list[tuple[int, int]]) -> bool:
+        """Add the holes of a statement list to ``holes``; whether any of its statements is kept."""
+        kept_any, run = False, None
+        spans = [_span(stmt) for stmt in body]
+        for i, stmt in enumerate(body):
+            first, last = spans[i]
+            alone = self._alone(stmt, first, last, spans[i + 1][0] if i + 1 < len(body) else None)
+            inner: list[tuple[int, int]] = []
+            keep = self._keeps(stmt, first, last, alone, inner)
+            if keep or not alone:
+                if run is not None:
+                    holes.append(run)
+                    run = None
+                holes.extend(inner)
+                kept_any = kept_any or keep
+            else:
+                run = (run[0] if run is not None else first, last)
+        if run is not None:
+            holes.append(run)
+        return kept_any
+
+    def _keeps(self, stmt: ast.stmt, first: int, last: int, alone: bool, inner: list) -> bool:
+        """Whether ``stmt`` may hold a site (holes inside it go to ``inner``)."""
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)) and not getattr(stmt, "level", 0):
+            return True  # absolute imports bind the names rules resolve
+        if alone and isinstance(stmt, ast.Expr) and _is_string(stmt.value):
+            return False  # docstrings and other bare strings: never visited
+        blocks = [getattr(stmt, name) for name in _BLOCKS if getattr(stmt, name, None)]
+        clauses = [clause for name in _CLAUSES for clause in getattr(stmt, name, None) or ()]
+        if not blocks and not clauses:
+            return self._wanted_in(first, last)
+        kept = [self.block(block, inner) for block in blocks] + [self.block(c.body, inner) for c in clauses]
+        headers = [(first, _header_last(stmt, first))]
+        headers += [(start, _header_last(c, start)) for c in clauses for start in [_clause_first(c)]]
+        return any(kept) or any(self._wanted_in(a, b) for a, b in headers)
+
+    def _wanted_in(self, first: int, last: int) -> bool:
+        return bisect.bisect_left(self.wanted, first) < bisect.bisect_right(self.wanted, last)
+
+    def _alone(self, stmt: ast.stmt, first: int, last: int, next_first: int | None) -> bool:
+        """Whether ``stmt`` has its lines to itself, so that they can be cut out whole."""
+        line = self.lines[first]
+        if getattr(stmt, "decorator_list", None):
+            start = stmt.decorator_list[0]
+            alone = start.lineno - 1 == first and line[:start.col_offset].strip(_INDENT) == "@"
+        else:
+            alone = not line[:stmt.col_offset].strip(_INDENT) and not line[stmt.col_offset:].startswith("elif")
+        return (alone and (next_first is None or next_first > last)
+                and not self.lines[last].rstrip().endswith("\\")
+                and not (first and self.lines[first - 1].rstrip().endswith("\\")))
+
+
+def _wanted_lines(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> list[int]:
+    """0-based lines holding a trigger word, or a name an import with a trigger word binds
+    (``from torch import cuda as C`` makes ``C.synchronize()`` a site)."""
+    patterns = [trigger]
     aliases = _aliases(source, tree, trigger)
     if aliases:
         patterns.append(re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, sorted(aliases)))))
-    offsets = sorted(m.start() for rx in patterns for m in rx.finditer(source))
-    starts = [0] + [m.end() for m in re.finditer("\n", source)]
-    return sorted({bisect.bisect_right(starts, offset) - 1 for offset in offsets})
-
-
-def def_flags(tree: ast.Module, wanted: list[int], chunks: Plan | None) -> list[tuple[str, bool, int]]:
-    """For every def and class LibCST will visit, in visiting order: its name, whether it holds a
-    wanted line, and the index of the first def after it (where visiting resumes when it is skipped)."""
-    kept = set(chunks.selected) if chunks is not None else None
-    starts = [c.start for c in chunks.chunks] if chunks is not None else []
-    found = []
-    for stmt in tree.body:
-        if kept is None or bisect.bisect_right(starts, _span(stmt)[0]) - 1 in kept:
-            found.extend(_defs(stmt))
-    found.sort(key=lambda d: (d.lineno, d.col_offset))
-    spans = [_span(d) for d in found]
-    firsts = [first for first, _ in spans]
-    return [(d.name, _any_in(wanted, first, last), bisect.bisect_right(firsts, last, lo=k + 1))
-            for k, (d, (first, last)) in enumerate(zip(found, spans))]
-
-
-def _defs(stmt: ast.stmt):
-    """The defs and classes in a statement, at any depth of statements (not expressions)."""
-    stack = [stmt]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            yield node
-        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-            stack.extend(getattr(node, field, ()) or ())
+    found, line, at = [], 0, 0
+    for offset in sorted(m.start() for rx in patterns for m in rx.finditer(source)):
+        line += source.count("\n", at, offset)
+        at = offset
+        if not found or found[-1] != line:
+            found.append(line)
+    return found
 
 
 def _aliases(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> set[str]:
@@ -132,16 +169,33 @@ def _aliases(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> set[str
                 for alias in node.names:
                     if alias.name != "*":
                         names.add(alias.asname or alias.name.split(".")[0])
-        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+        for field in _BLOCKS + _CLAUSES:
             stack.extend(getattr(node, field, ()) or ())
     return names
+
+
+def _is_string(node: ast.expr) -> bool:
+    return isinstance(node, ast.JoinedStr) or (isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)))
+
+
+def _header_last(node: ast.AST, first: int) -> int:
+    """0-based last line of the code in the header of a compound statement or clause starting on
+    line ``first``."""
+    last = max(first + 1, getattr(node, "lineno", 0))
+    for name, value in ast.iter_fields(node):
+        if name not in _BLOCKS + _CLAUSES:
+            for part in value if isinstance(value, list) else [value]:
+                if isinstance(part, ast.AST):
+                    last = max([last] + [getattr(n, "end_lineno", None) or 0 for n in ast.walk(part)])
+    return last - 1
+
+
+def _clause_first(clause: ast.AST) -> int:
+    """0-based first line of an ``except`` or ``case`` clause."""
+    return (clause.pattern if isinstance(clause, ast.match_case) else clause).lineno - 1
 
 
 def _span(stmt: ast.stmt) -> tuple[int, int]:
     """0-based first (decorators included) and last line of a statement."""
     first = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])]) - 1
     return first, (stmt.end_lineno or stmt.lineno) - 1
-
-
-def _any_in(sorted_lines: list[int], first: int, last: int) -> bool:
-    return bisect.bisect_left(sorted_lines, first) < bisect.bisect_right(sorted_lines, last)

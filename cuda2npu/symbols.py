@@ -44,15 +44,6 @@ def iter_statements(body: Iterable[cst.CSTNode]) -> Iterator[cst.SimpleStatement
             yield from iter_statements(c for c in node.children if isinstance(c, _BLOCKS))
 
 
-def iter_compound(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """The compound statements inside ``node`` (itself excluded), at any depth of statements."""
-    for child in node.children:
-        if isinstance(child, _BLOCKS):
-            if isinstance(child, cst.BaseCompoundStatement):
-                yield child
-            yield from iter_compound(child)
-
-
 def import_roots(stmt: cst.BaseSmallStatement) -> list[str]:
     """The full dotted module names an import statement imports (from-imports: the module)."""
     if isinstance(stmt, cst.Import):

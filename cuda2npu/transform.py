@@ -10,7 +10,7 @@ import libcst as cst
 
 from .prefilter import trigger_pattern
 from .rulebook import Rule, RuleBook
-from .symbols import Bindings, PrefixIndex, build_dotted, dotted, import_roots, iter_compound
+from .symbols import Bindings, PrefixIndex, build_dotted, dotted, import_roots
 
 # Index forms a device string may carry after "<device>:": a number, a %-placeholder, a {field}.
 _DEVICE_SUFFIX = r"(?::(?:\d+|%[dis]|\{[^{}]*\})?)?"
@@ -159,8 +159,7 @@ def _format(template: str, **values: str) -> str:
 class Migrator(cst.CSTTransformer):
     """Applies every rule in one pass and records the sites it acted on."""
 
-    def __init__(self, index: RuleIndex, bindings: Bindings, text: str, suppressed: frozenset = frozenset(),
-                 defs: list[tuple[str, bool, int]] | None = None):
+    def __init__(self, index: RuleIndex, bindings: Bindings, text: str, suppressed: frozenset = frozenset()):
         super().__init__()
         self.suppressed = suppressed  # (id of node, rule id) pairs not to edit
         self.index = index
@@ -175,43 +174,21 @@ class Migrator(cst.CSTTransformer):
         self._defs = 0
         self._depth = 0
         self.anchor: Anchor | None = None  # where new imports go
-        self.splits: dict[int, int] = {}  # statement lines split into several, by original id
         self._aware_possible = index.aware.search(text) is not None  # the source mentions the target
-        self._def_flags = defs  # from ast: which defs hold a possible site (see splice.def_flags)
         self._enums: list[bool] = []  # per enclosing class: is it an Enum
         self._stores: set[int] = set()  # attribute nodes assigned to
         self._string_skip: set[int] = set()  # strings used as attribute names
-        self._def_index = 0
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._defs += 1
-        return self._enter_def(node)
 
     def leave_FunctionDef(self, original: cst.FunctionDef, updated: cst.FunctionDef) -> cst.FunctionDef:
         self._defs -= 1
         return updated
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self._defs += 1
         self._enums.append(_is_enum(node))  # Enum members name values, not devices
-        return self._enter_def(node)
-
-    def _enter_def(self, node: cst.FunctionDef | cst.ClassDef) -> bool:
-        """Skip a def or class without a possible site (visiting a tree rebuilds it: the main cost)."""
-        flags = self._def_flags
-        if flags is None:
-            return True
-        if self._def_index >= len(flags) or flags[self._def_index][0] != node.name.value:
-            self._def_flags = None  # out of step with ast: visit everything from here
-            return True
-        _, wanted, resume = flags[self._def_index]
-        self._def_index = self._def_index + 1 if wanted else resume
-        return wanted
-
-    def _skip_defs(self, node: cst.CSTNode) -> None:
-        """Keep in step with ast when a statement is skipped whole."""
-        if self._def_flags is not None:
-            self._def_index += sum(1 for s in iter_compound(node) if isinstance(s, (cst.FunctionDef, cst.ClassDef)))
 
     def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
         self._defs -= 1
@@ -254,10 +231,7 @@ class Migrator(cst.CSTTransformer):
         while isinstance(branch, cst.If):
             tests.append(branch.test)
             branch = branch.orelse
-        if self._aware(*tests):
-            self._skip_defs(node)
-            return False
-        return True
+        return not self._aware(*tests)
 
     def visit_IfExp(self, node: cst.IfExp) -> bool:
         return not self._aware(node)
@@ -272,10 +246,7 @@ class Migrator(cst.CSTTransformer):
     visit_List = visit_Tuple = visit_Set = _collection
 
     def visit_Match(self, node: cst.Match) -> bool:
-        if self._aware(*[case.pattern for case in node.cases]):
-            self._skip_defs(node)
-            return False
-        return True
+        return not self._aware(*[case.pattern for case in node.cases])
 
     def _note_attribute_names(self, node: cst.Call) -> None:
         """The attribute name given to getattr/hasattr/setattr/delattr is a name, not a value."""
@@ -432,8 +403,6 @@ class Migrator(cst.CSTTransformer):
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine,
                                   updated: cst.SimpleStatementLine):
         result = self._split_line(original, updated)
-        if isinstance(result, cst.FlattenSentinel):
-            self.splits[id(original)] = len(result.nodes)
         if not self._defs and (self.anchor is None or (self.anchor.nested and not self._depth)):
             root = self.index.anchor_root
             if any(root is None or m == root or m.startswith(root + ".")

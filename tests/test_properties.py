@@ -18,13 +18,10 @@ import string
 import sys
 import tokenize
 from collections import Counter
-from contextlib import contextmanager
-from unittest import mock
 
 from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
-from cuda2npu import splice
 from cuda2npu.engine import Engine, SourceError
 from cuda2npu.rulebook import load_rulebook
 
@@ -38,13 +35,6 @@ PROPERTY = settings(max_examples=100, deadline=None, derandomize=True, database=
                     phases=[Phase.explicit, Phase.generate, Phase.shrink], report_multiple_bugs=False,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much])
-
-
-@contextmanager
-def splice_everything():
-    """Splice even the small generated programs (the default skips files with few skippable lines)."""
-    with mock.patch.object(splice, "MIN_SKIPPED_LINES", 0):
-        yield
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,8 +438,7 @@ def test_ordinary_code_that_is_parsed_is_returned_byte_identical(source, text):
     """(iii) The same with a comment mentioning CUDA, so that the file is parsed and transformed."""
     source = f"# {text}\n{source}"
     _valid(source)
-    with splice_everything():
-        result = ENGINE.migrate(source)
+    result = ENGINE.migrate(source)
     assert result.code == source
     assert result.edits == [] and result.findings == []
 
@@ -474,9 +463,7 @@ def test_every_comment_is_kept(source):
 def test_splice_equals_whole_file(source):
     """(v) Parsing only the statements with a trigger gives what a whole-file parse gives."""
     _valid(source)
-    with splice_everything():
-        spliced = outcome(ENGINE, source)
-    assert spliced == outcome(WHOLE, source)
+    assert outcome(ENGINE, source) == outcome(WHOLE, source)
 
 
 @PROPERTY
@@ -486,8 +473,7 @@ def test_crlf_migrates_like_lf(source):
     _valid(source)
     assume("\n" in source)  # a file without a line break has no line ending to keep
     crlf = source.replace("\n", "\r\n")
-    with splice_everything():
-        lf, cr = outcome(ENGINE, source), outcome(ENGINE, crlf)
+    lf, cr = outcome(ENGINE, source), outcome(ENGINE, crlf)
     if lf[0] == "refused":
         assert cr == lf
     else:

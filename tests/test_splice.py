@@ -35,11 +35,6 @@ SOURCES = ([pytest.param(p.read_text(encoding="utf-8"), id=p.name) for p in sort
            + [pytest.param(text, id=name) for name, text in EXTRA.items()])
 
 
-@pytest.fixture(autouse=True)
-def splice_everything(monkeypatch):
-    monkeypatch.setattr(splice, "MIN_SKIPPED_LINES", 0)
-
-
 @pytest.mark.parametrize("source", SOURCES)
 def test_splice_equals_whole_file(source):
     spliced, whole = Engine(BOOK).migrate(source), Engine(BOOK, splice=False).migrate(source)
@@ -51,13 +46,68 @@ def test_splice_equals_whole_file(source):
 def test_large_file_is_spliced_and_positions_map_back():
     filler = "".join(f"def helper_{i}(x):\n    return x + {i}\n\n\n" for i in range(150))
     source = "import torch\n\n\n" + filler + "def main():\n    model = Net().cuda()\n"
-    tree = ast.parse(source)
-    plan = splice.plan(source, tree, splice.wanted_lines(source, tree, Engine(BOOK).index.site_trigger))
-    assert plan is not None and plan.selected == [0, 151]  # the import (also the first statement), main
+    plan = splice.plan(source, ast.parse(source), Engine(BOOK).index.site_trigger)
+    assert plan.text == "import torch\n\n\n...  # cuda2npu-hole 0\n\n\ndef main():\n    model = Net().cuda()\n"
     result = Engine(BOOK).migrate(source)
     assert result.code == Engine(BOOK, splice=False).migrate(source).code
     assert [(e.rule, e.line) for e in result.edits] == [("NPU001", 2), ("NPU102", 605)]
     assert result.code.endswith("def main():\n    model = Net().npu()\n")
+
+
+def test_only_statements_that_may_hold_a_site_are_parsed():
+    source = textwrap.dedent('''\
+        """Module docstring mentioning cuda."""
+        import os
+        from .utils import helper
+
+        class Model:
+            """Runs on cuda when it can."""
+
+            @staticmethod
+            def build(x):
+                # cuda in a comment is not a site
+                return helper(x)
+
+            def forward(self, x):
+                if x is None:
+                    return x
+                y = x.cuda()
+                return y
+        ''')
+    plan = splice.plan(source, ast.parse(source), Engine(BOOK).index.site_trigger)
+    assert plan.text == textwrap.dedent('''\
+        """Module docstring mentioning cuda."""
+        import os
+        ...  # cuda2npu-hole 0
+
+        class Model:
+            ...  # cuda2npu-hole 1
+
+            def forward(self, x):
+                ...  # cuda2npu-hole 2
+                y = x.cuda()
+                ...  # cuda2npu-hole 3
+        ''')
+    assert Engine(BOOK).migrate(source).code == Engine(BOOK, splice=False).migrate(source).code
+
+
+@pytest.mark.parametrize("source, text", [
+    ("import torch\nx = 1; y = t.cuda()\nz = 2\n", "import torch\nx = 1; y = t.cuda()\n...  # cuda2npu-hole 0\n"),
+    ("import torch\nif a: b = 1\nelif c: d = t.cuda()\nz = 2\n",
+     "import torch\nif a: b = 1\nelif c: d = t.cuda()\n...  # cuda2npu-hole 0\n"),
+    ("import torch\nx = [1,\n  2]; \\\ny = 3\nz = t.cuda()\n", None),
+    ("import torch\ndef f(): return 1\nz = t.cuda()\n", "import torch\n...  # cuda2npu-hole 0\nz = t.cuda()\n"),
+])
+def test_statements_sharing_lines_are_kept_whole(source, text):
+    plan = splice.plan(source, ast.parse(source), Engine(BOOK).index.site_trigger)
+    assert (plan and plan.text) == text
+    assert Engine(BOOK).migrate(source).code == Engine(BOOK, splice=False).migrate(source).code
+
+
+def test_a_file_mentioning_the_placeholder_is_parsed_whole():
+    source = "import torch\n# cuda2npu-hole 0\nA = 1\nx = t.cuda()\n"
+    assert splice.plan(source, ast.parse(source), Engine(BOOK).index.site_trigger) is None
+    assert Engine(BOOK).migrate(source).code.endswith("x = t.npu()\n")
 
 
 def test_syntax_newer_than_this_python_falls_back_to_whole_file():
