@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import stat
 import subprocess
 import tempfile
@@ -48,8 +49,8 @@ class Excluder:
     """Glob patterns matched against a path's name, its folders, and its path relative to ``base``."""
 
     def __init__(self, patterns: Iterable[str] = DEFAULT_EXCLUDE, base: Path | None = None):
-        self.patterns = tuple(patterns)
         self.base = Path(os.path.abspath(base or Path.cwd()))
+        self._match = re.compile("|".join(map(fnmatch.translate, patterns)) or "(?!)").match
 
     def __call__(self, path: Path) -> bool:
         try:
@@ -58,7 +59,7 @@ class Excluder:
             rel = path.as_posix()
         parts = rel.split("/")
         names = {path.name, rel, *parts[:-1], *("/".join(parts[:i]) for i in range(1, len(parts)))}
-        return any(fnmatch.fnmatchcase(name, p) for p in self.patterns for name in names)
+        return any(self._match(name) for name in names)
 
 
 def _gitignored(root: Path) -> set[Path]:

@@ -1,11 +1,12 @@
 """Parse only what matters: the statements no rule can act on become one-line placeholders.
 
 Large library files often hold one CUDA site in thousands of lines. ``ast`` parses a file about ten
-times faster than LibCST does; from its tree we find the statements that may hold a site: those
-with a trigger word, absolute imports (they bind the names rules resolve), and the compound
-statements around them. Every run of other statements becomes one placeholder line, LibCST parses
-and transforms the much shorter text, and the placeholders are put back to the lines they stand
-for, so the output is byte for byte what a whole-file run gives.
+times faster than LibCST does, and its tree tells which statements may hold a site: those with a
+trigger word (outside docstrings), absolute imports (they bind the names rules resolve), and the
+compound statements around them. Each run of other statements that has its lines to itself becomes
+one placeholder line (``...  # cuda2npu-hole N``); LibCST parses and transforms the much shorter
+text; the placeholders then get their lines back, so the output is byte for byte what a whole-file
+run gives (tests check this on every fixture, every rule example and generated programs).
 """
 
 from __future__ import annotations
@@ -73,12 +74,12 @@ class Plan:
 def plan(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> Plan | None:
     """The placeholders for ``source`` (parsed by ``ast`` as ``tree``) given the rules' ``trigger``
     words; None when nothing can be left out."""
-    if MARKER in source or source.count("\r") != source.count("\r\n") or len(tree.body) < 2:
+    if MARKER in source or source.count("\r") != source.count("\r\n"):
         return None
     lines = _LINE.findall(source)
     scan = _Scan(lines, _wanted_lines(source, tree, trigger))
     holes: list[tuple[int, int]] = []
-    scan.block(tree.body[1:], holes)  # the first statement stays: new imports go after a docstring
+    scan.block(tree.body, holes, keep_first=True)  # new imports go after a module docstring
     return Plan(lines, sorted(holes)) if holes else None
 
 
@@ -88,7 +89,7 @@ class _Scan:
     def __init__(self, lines: list[str], wanted: list[int]):
         self.lines, self.wanted = lines, wanted
 
-    def block(self, body: list[ast.stmt], holes: list[tuple[int, int]]) -> bool:
+    def block(self, body: list[ast.stmt], holes: list[tuple[int, int]], keep_first: bool = False) -> bool:
         """Add the holes of a statement list to ``holes``; whether any of its statements is kept."""
         kept_any, run = False, None
         spans = [_span(stmt) for stmt in body]
@@ -97,7 +98,7 @@ class _Scan:
             alone = self._alone(stmt, first, last, spans[i + 1][0] if i + 1 < len(body) else None)
             inner: list[tuple[int, int]] = []
             keep = self._keeps(stmt, first, last, alone, inner)
-            if keep or not alone:
+            if keep or not alone or (keep_first and i == 0):
                 if run is not None:
                     holes.append(run)
                     run = None
@@ -111,18 +112,17 @@ class _Scan:
 
     def _keeps(self, stmt: ast.stmt, first: int, last: int, alone: bool, inner: list) -> bool:
         """Whether ``stmt`` may hold a site (holes inside it go to ``inner``)."""
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)) and not getattr(stmt, "level", 0):
-            return True  # absolute imports bind the names rules resolve
+        if not self._wanted_in(first, last):
+            return False
         if alone and isinstance(stmt, ast.Expr) and _is_string(stmt.value):
             return False  # docstrings and other bare strings: never visited
         blocks = [getattr(stmt, name) for name in _BLOCKS if getattr(stmt, name, None)]
         clauses = [clause for name in _CLAUSES for clause in getattr(stmt, name, None) or ()]
         if not blocks and not clauses:
-            return self._wanted_in(first, last)
+            return True
         kept = [self.block(block, inner) for block in blocks] + [self.block(c.body, inner) for c in clauses]
-        headers = [(first, _header_last(stmt, first))]
-        headers += [(start, _header_last(c, start)) for c in clauses for start in [_clause_first(c)]]
-        return any(kept) or any(self._wanted_in(a, b) for a, b in headers)
+        return (any(kept) or self._wanted_in(first, _header_last(stmt, first))
+                or any(self._wanted_in(start, _header_last(c, start)) for c in clauses for start in [_clause_first(c)]))
 
     def _wanted_in(self, first: int, last: int) -> bool:
         return bisect.bisect_left(self.wanted, first) < bisect.bisect_right(self.wanted, last)
@@ -141,37 +141,32 @@ class _Scan:
 
 
 def _wanted_lines(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> list[int]:
-    """0-based lines holding a trigger word, or a name an import with a trigger word binds
-    (``from torch import cuda as C`` makes ``C.synchronize()`` a site)."""
-    patterns = [trigger]
-    aliases = _aliases(source, tree, trigger)
-    if aliases:
-        patterns.append(re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, sorted(aliases)))))
-    found, line, at = [], 0, 0
-    for offset in sorted(m.start() for rx in patterns for m in rx.finditer(source)):
-        line += source.count("\n", at, offset)
-        at = offset
-        if not found or found[-1] != line:
-            found.append(line)
-    return found
-
-
-def _aliases(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> set[str]:
-    """Local names bound by import statements that spell a trigger word."""
-    names: set[str] = set()
-    lines = None
+    """0-based lines that may hold a site: a trigger word, an absolute import (it binds the names
+    rules resolve), or a name that an import with a trigger word binds (``from torch import cuda
+    as C`` makes ``C.synchronize()`` a site)."""
+    aliases: set[str] = set()
+    wanted: set[int] = set()
+    lines = source.split("\n")
     stack = list(tree.body)
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            lines = lines if lines is not None else source.split("\n")
+            if not getattr(node, "level", 0):
+                wanted.add(node.lineno - 1)
             if trigger.search("\n".join(lines[node.lineno - 1:node.end_lineno])):
-                for alias in node.names:
-                    if alias.name != "*":
-                        names.add(alias.asname or alias.name.split(".")[0])
-        for field in _BLOCKS + _CLAUSES:
-            stack.extend(getattr(node, field, ()) or ())
-    return names
+                aliases.update(a.asname or a.name.split(".")[0] for a in node.names if a.name != "*")
+        else:
+            for field in _BLOCKS + _CLAUSES:
+                stack.extend(getattr(node, field, ()) or ())
+    patterns = [trigger]
+    if aliases:
+        patterns.append(re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, sorted(aliases)))))
+    line, at = 0, 0
+    for offset in sorted(m.start() for rx in patterns for m in rx.finditer(source)):
+        line += source.count("\n", at, offset)
+        at = offset
+        wanted.add(line)
+    return sorted(wanted)
 
 
 def _is_string(node: ast.expr) -> bool:
@@ -186,8 +181,14 @@ def _header_last(node: ast.AST, first: int) -> int:
         if name not in _BLOCKS + _CLAUSES:
             for part in value if isinstance(value, list) else [value]:
                 if isinstance(part, ast.AST):
-                    last = max([last] + [getattr(n, "end_lineno", None) or 0 for n in ast.walk(part)])
+                    last = max(last, _end(part))
     return last - 1
+
+
+def _end(node: ast.AST) -> int:
+    """1-based last line of a node (of its parts, for nodes without a position like ``arguments``)."""
+    end = getattr(node, "end_lineno", None)
+    return end if end is not None else max(map(_end, ast.iter_child_nodes(node)), default=0)
 
 
 def _clause_first(clause: ast.AST) -> int:
