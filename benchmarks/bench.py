@@ -273,7 +273,7 @@ def ratios(rows: list[Row]) -> list[str]:
         for ours in ("(a)", "(b)"):
             if ours not in mine:
                 continue
-            parts = [f"{mine[ours].median / mine[f].median:.1f}× {mine[f].command.split(': ', 1)[1]}"
+            parts = [f"{mine[ours].median / mine[f].median:.2f}× {mine[f].command.split(': ', 1)[1]}"
                      for f in ("(d1", "(d2", "(d3") if f in mine]
             out.append(f"- {package} {ours}: " + ", ".join(parts))
     return out

@@ -18,7 +18,7 @@ from .results import Edit, Finding, SourceError
 from .rulebook import RuleBook
 from .sourcefile import decode, decode_as
 
-POOL_MIN_FILES = 32  # fewer files than this are faster in one process than a pool's start-up
+POOL_MIN_PARSED = 16  # fewer files left to parse than this are faster in one process than a pool's start-up
 _LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
 
 
@@ -40,6 +40,7 @@ class FileResult:
     error: str | None = None
     error_line: int | None = None
     diff: bytes = b""
+    parsed: bool = False  # passed the prefilter: the engine ran
 
 
 def unified_diff(old: bytes, new: bytes, path: str) -> bytes:
@@ -110,6 +111,7 @@ def _migrate(data: bytes, engines: Engines, source: Source, result: FileResult) 
         decoded = decode(data)
         if not engines.triggered(decoded.text):
             return data
+        result.parsed = True
         migration = engines(source.ignore).migrate(decoded.text)
     except SourceError as exc:
         result.error, result.error_line = exc.message, exc.line
@@ -132,6 +134,7 @@ def _migrate_notebook(data: bytes, engines: Engines, source: Source, result: Fil
         text = decode_as(data, "utf-8")
         if not engines.triggered(text):
             return data
+        result.parsed = True
         from .notebook import migrate_notebook
 
         new, migration, cell_diffs = migrate_notebook(text, engines(source.ignore).migrate)
@@ -194,7 +197,24 @@ def _init_worker(book: RuleBook, options: Options) -> None:
     global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C and stops the pool
     signal.signal(signal.SIGTERM, _stop_worker)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)  # held while this process was forked (_submit)
     _worker = (Engines(book, options.positions), options)
+
+
+_HELD = {signal.SIGINT, signal.SIGTERM}
+
+
+def _submit(pool, source: Source):
+    """``pool.submit``, which may fork a worker, with Ctrl-C and SIGTERM held until it returns: an
+    interrupt in between would leave a worker the pool does not know of yet, that outlives the run."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return pool.submit(_work, source)
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        return pool.submit(_work, source)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _work(source: Source) -> FileResult:
@@ -203,13 +223,18 @@ def _work(source: Source) -> FileResult:
 
 
 def run(sources: Sequence[Source], book: RuleBook, options: Options, jobs: int) -> Iterator[FileResult]:
-    """Results in input order, streamed; a process pool only for enough files."""
-    if jobs <= 1 or len(sources) < POOL_MIN_FILES:
-        engines = Engines(book, options.positions)
-        for source in sources:
-            yield process(source, engines, options)
-        return
-    yield from _pooled(sources, book, options, jobs)
+    """Results in input order, streamed. Files are taken in this process until those seen so far
+    predict enough files left to parse to pay for a pool of ``jobs`` worker processes (the prefilter
+    stops most files of a large tree cheaply); the rest then go to the pool."""
+    engines = Engines(book, options.positions)
+    parsed = 0
+    for done, source in enumerate(sources, 1):
+        result = process(source, engines, options)
+        parsed += result.parsed
+        yield result
+        if jobs > 1 and parsed * (len(sources) - done) >= POOL_MIN_PARSED * done:
+            yield from _pooled(sources[done:], book, options, jobs)
+            return
 
 
 def _pooled(sources: Sequence[Source], book: RuleBook, options: Options, jobs: int) -> Iterator[FileResult]:
@@ -224,7 +249,7 @@ def _pooled(sources: Sequence[Source], book: RuleBook, options: Options, jobs: i
 
     def submit(source: Source) -> Future:
         try:
-            return pool.submit(_work, source)
+            return _submit(pool, source)
         except BrokenProcessPool as exc:  # a worker died since the last result: fail like a future
             failed: Future = Future()
             failed.set_exception(exc)
@@ -259,7 +284,7 @@ def _isolated(source: Source, start) -> FileResult:
 
     pool = start(1)
     try:
-        return pool.submit(_work, source).result()
+        return _submit(pool, source).result()
     except BrokenProcessPool:
         return FileResult(source.display, error="the process migrating this file crashed; file left unchanged")
     finally:

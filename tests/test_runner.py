@@ -1,0 +1,37 @@
+"""The process pool starts only when the files parsed so far predict enough parsing ahead."""
+
+import pytest
+
+from cuda2npu import runner
+from cuda2npu.files import collect
+from cuda2npu.rulebook import load_rulebook
+
+BOOK = load_rulebook()
+CUDA = "import torch\nx = t.cuda()\n"
+PLAIN = "import os\nx = 1\n"
+
+
+def _run(tmp_path, monkeypatch, texts):
+    for i, text in enumerate(texts):
+        (tmp_path / f"m{i:03}.py").write_text(text)
+    pooled = []
+    real = runner._pooled
+
+    def spy(sources, *args):
+        pooled.append(len(sources))
+        return real(sources, *args)
+
+    monkeypatch.setattr(runner, "_pooled", spy)
+    results = list(runner.run(collect([str(tmp_path)]), BOOK, runner.Options(write=False), jobs=2))
+    assert [r.changed for r in results] == [text == CUDA for text in texts]
+    return pooled
+
+
+@pytest.mark.parametrize("texts, pooled", [
+    ([CUDA] * 40, [39]),  # every file is parsed: the pool takes over after the first
+    ([PLAIN] * 200 + [CUDA] * 3, []),  # a large tree with few files to parse: one process
+    ([CUDA] * 10, []),  # too few files
+    ([PLAIN] * 20 + [CUDA] + [PLAIN] * 400, [400]),  # one file parsed in 21 predicts 19 more in 400
+])
+def test_pool_starts_when_enough_files_are_left_to_parse(tmp_path, monkeypatch, texts, pooled):
+    assert _run(tmp_path, monkeypatch, texts) == pooled
