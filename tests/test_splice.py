@@ -27,6 +27,19 @@ EXTRA = {
     "alias-without-trigger-word": ("from torch import cuda as C\n\nX = 1\n\n\ndef sync():\n    C.synchronize()\n\n\n"
                                    "class Trainer:\n    def a(self):\n        pass\n\n    def b(self):\n"
                                    "        return C.current_device()\n"),
+    "holed-last-line-without-newline": "import torch\nB = t.cuda()\nA = 1\nC = 2",
+    "tabs-and-form-feed": "import torch\nclass A:\n\tx = 1\n\f\tdef f(self):\n\t\treturn t.cuda()\n\ty = 2\n",
+    "clauses": ("import torch\ntry:\n    a = 1\nexcept ImportError:\n    b = t.cuda()\nelse:\n    c = 1\n"
+                "finally:\n    d = 1\nwhile x:\n    e = 1\nelse:\n    f = torch.cuda.device_count()\n"
+                "match x:\n    case 1:\n        g = 1\n    case _:\n        h = t.cuda()\n"),
+    "async-and-nested": ("import torch\nasync def run():\n    async with lock:\n        x = 1\n"
+                         "    async for b in loader:\n        def inner():\n            return 1\n"
+                         "        yield b.cuda()\n"),
+    "comment-at-odd-indent": ("import torch\nclass A:\n    def f(self):\n        x = t.cuda()\n"
+                              "    def g(self):\n        pass\n# col 0 comment\n        # deep comment\n"
+                              "    def h(self):\n        pass\ny = 1\n"),
+    "docstrings-with-trigger-words": ('"""Runs on cuda."""\nimport torch\n\ndef f():\n    """Uses cuda."""\n'
+                                      '    return 1\n\ndef g(x):\n    """Also cuda."""\n    return x.cuda()\n'),
     "defs-in-npu-aware-branch": ("import torch\nif is_torch_npu_available():\n    def f():\n        return 'cuda'\n"
                                  "else:\n    def g():\n        pass\n\n\ndef h(x):\n    return x.cuda()\n"),
 }
