@@ -7,6 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from cuda2npu.cli import main
+from cuda2npu.engine import migrate_source
+from cuda2npu.rulebook import load_rulebook
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 NAMES = sorted(p.name for p in (FIXTURES / "gpu").iterdir())
@@ -63,16 +65,25 @@ def test_out_dir_mirrors_the_tree_and_leaves_inputs(tmp_path):
 
 
 def test_jobs_one_and_two_give_the_same_bytes(tmp_path):
-    """Enough copies of the fixtures for the process pool to start: identical results either way."""
+    """The fixtures and every rule example (with all rules on), enough files for the process pool to
+    start: identical results either way, and the same as the fixtures and the API give."""
+    expected = {}
+    for copy in range(3):
+        for name in NAMES:
+            expected[Path(f"copy{copy}", name)] = (FIXTURES / "npu" / name).read_bytes()
+    for rule in load_rulebook():
+        for n, example in enumerate(rule.examples if rule.kind != "text" else (), 1):
+            expected[Path("examples", f"{rule.id}_{n}.py")] = migrate_source(example.before).code.encode()
     outputs = {}
     for jobs in ("1", "2"):
         tree = tmp_path / f"jobs{jobs}"
         for copy in range(3):
             shutil.copytree(FIXTURES / "gpu", tree / f"copy{copy}")
+        (tree / "examples").mkdir()
+        for rule in load_rulebook():
+            for n, example in enumerate(rule.examples if rule.kind != "text" else (), 1):
+                (tree / "examples" / f"{rule.id}_{n}.py").write_text(example.before)
         result = CliRunner().invoke(main, ["migrate", "--no-config", "--jobs", jobs, str(tree)])
         assert result.exit_code == 0, result.output
         outputs[jobs] = {p.relative_to(tree): p.read_bytes() for p in sorted(tree.rglob("*")) if p.is_file()}
-    assert len(outputs["1"]) >= 32
-    assert outputs["1"] == outputs["2"]
-    for path, data in outputs["2"].items():
-        assert data == (FIXTURES / "npu" / path.name).read_bytes()
+    assert outputs["1"] == outputs["2"] == expected
