@@ -183,6 +183,7 @@ def _write(source: Source, data: bytes, new: bytes, result: FileResult) -> None:
 _worker: tuple[Engines, Options] | None = None
 _writing = False   # a worker is between creating a temporary file and renaming it
 _stopping = False  # a worker got SIGTERM while writing
+_HELD = {signal.SIGINT, signal.SIGTERM}  # signals held while a worker may be forked
 
 
 def _stop_worker(signum: int, frame) -> None:
@@ -202,19 +203,15 @@ def _init_worker(book: RuleBook, options: Options) -> None:
     _worker = (Engines(book, options.positions), options)
 
 
-_HELD = {signal.SIGINT, signal.SIGTERM}
-
-
 def _submit(pool, source: Source):
     """``pool.submit``, which may fork a worker, with Ctrl-C and SIGTERM held until it returns: an
     interrupt in between would leave a worker the pool does not know of yet, that outlives the run."""
-    if not hasattr(signal, "pthread_sigmask"):
-        return pool.submit(_work, source)
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD) if hasattr(signal, "pthread_sigmask") else None
     try:
         return pool.submit(_work, source)
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _work(source: Source) -> FileResult:

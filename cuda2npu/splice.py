@@ -41,7 +41,8 @@ class Plan:
             line += first - at
             head, end = lines[first], lines[last]
             indent = head[:len(head) - len(head.lstrip(_INDENT))]
-            parts.append(f"{indent}...  # {MARKER} {number}{end[len(end.rstrip(chr(13) + chr(10))):]}")
+            newline = end[len(end.rstrip("\r\n")):]
+            parts.append(f"{indent}...  # {MARKER} {number}{newline}")
             self._holes.append("".join(lines[first:last + 1]))
             line, at = line + 1, last + 1
         self._keep(parts, lines, at, len(lines), line)
