@@ -71,19 +71,13 @@ class Engine:
             migrator = Migrator(self.index, migrator.bindings, text, suppressed)
             new = module.visit(migrator)
         sites = _required(s for s in migrator.sites if not suppressions.covers(lines[id(s.node)][0], s.rule.id))
-        added = []
+        added, code = [], source  # findings alone leave the source as it is
         if any(s.severity is None for s in sites):
             new, added = self._ensure_imports(new, migrator)
-        code = new.code
-        if plan is None:
-            code += _lost_tail(source, module)
-            if code != source:
-                _check_parses(code, source, sites)
-        elif code != text:  # only the parsed text changed: check it, then put the placeholders back
+            code = new.code + _lost_tail(text, module)  # spliced text: an error here means parse it all
             _check_parses(code, text, sites)
-            code = plan.assemble(code)
-        else:
-            code = source
+            if plan is not None:  # put the placeholders back
+                code = plan.assemble(code)
         unused = _unused(suppressions, hits)
         import_line = lines[id(anchor_node)][2] + 1 if anchor_node is not None else 1
         edits = [Edit(rule.id, import_line, 1, f"import {name}") for rule, name in added]
@@ -230,16 +224,21 @@ def _syntax_error(source: str, exc: cst.ParserSyntaxError) -> SourceError:
     return SourceError(f"cannot parse: {exc.message}", exc.raw_line, exc.raw_column + 1)
 
 
-def _lost_tail(source: str, module: cst.Module) -> str:
-    """A final lone CR that LibCST drops (old Mac line endings), to put back; other losses refuse the file."""
-    if source.count("\r") == source.count("\r\n"):
-        return ""
+def _lost_tail(text: str, module: cst.Module) -> str:
+    """What LibCST's code for ``module`` (parsed from ``text``) lacks: a final lone CR (old Mac line
+    endings), to put back. Any other difference refuses the file, whose code LibCST cannot reproduce
+    exactly (an edit would lose or change lines)."""
     code = module.code
-    if code == source:
+    if code == text:
         return ""
-    if source.endswith("\r") and code == source[:-1]:
+    lone_cr = text.count("\r") != text.count("\r\n")
+    if lone_cr and text.endswith("\r") and code == text[:-1]:
         return "\r"
-    raise SourceError("line endings that cannot be kept exactly (lone CR): file left unchanged", 1)
+    if lone_cr:
+        raise SourceError("line endings that cannot be kept exactly (lone CR): file left unchanged", 1)
+    at = next((i for i, (a, b) in enumerate(zip(code, text)) if a != b), min(len(code), len(text)))
+    line = text.count("\n", 0, at) + 1
+    raise SourceError("LibCST cannot reproduce this line exactly (a LibCST bug): file left unchanged", line)
 
 
 def _top_of_imports(module: cst.Module) -> int:
