@@ -135,7 +135,8 @@ class _Scan:
             start = stmt.decorator_list[0]
             alone = start.lineno - 1 == first and line[:start.col_offset].strip(_INDENT) == "@"
         else:
-            alone = not line[:stmt.col_offset].strip(_INDENT) and not line[stmt.col_offset:].startswith("elif")
+            elif_ = isinstance(stmt, ast.If) and line[stmt.col_offset:].startswith("elif")
+            alone = not line[:stmt.col_offset].strip(_INDENT) and not elif_
         return (alone and (next_first is None or next_first > last)
                 and not self.lines[last].rstrip().endswith("\\")
                 and not (first and self.lines[first - 1].rstrip().endswith("\\")))
