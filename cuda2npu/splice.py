@@ -78,7 +78,7 @@ def plan(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> Plan | None
     if MARKER in source or source.count("\r") != source.count("\r\n"):
         return None
     lines = _LINE.findall(source)
-    scan = _Scan(lines, _wanted_lines(source, tree, trigger))
+    scan = _Scan(lines, _wanted_lines(source, lines, tree, trigger))
     holes: list[tuple[int, int]] = []
     scan.block(tree.body, holes, keep_first=True)  # new imports go after a module docstring
     return Plan(lines, sorted(holes)) if holes else None
@@ -142,20 +142,19 @@ class _Scan:
                 and not (first and self.lines[first - 1].rstrip().endswith("\\")))
 
 
-def _wanted_lines(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> list[int]:
+def _wanted_lines(source: str, lines: list[str], tree: ast.Module, trigger: re.Pattern[str]) -> list[int]:
     """0-based lines that may hold a site: a trigger word, an absolute import (it binds the names
     rules resolve), or a name that an import with a trigger word binds (``from torch import cuda
     as C`` makes ``C.synchronize()`` a site)."""
     aliases: set[str] = set()
     wanted: set[int] = set()
-    lines = source.split("\n")
     stack = list(tree.body)
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             if not getattr(node, "level", 0):
                 wanted.add(node.lineno - 1)
-            if trigger.search("\n".join(lines[node.lineno - 1:node.end_lineno])):
+            if trigger.search("".join(lines[node.lineno - 1:node.end_lineno])):
                 aliases.update(a.asname or a.name.split(".")[0] for a in node.names if a.name != "*")
         else:
             for field in _BLOCKS + _CLAUSES:
