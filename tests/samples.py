@@ -1,4 +1,15 @@
-"""Sources shared by the CLI and file tests."""
+"""Sources and helpers shared by the tests."""
+
+from cuda2npu.engine import Engine, SourceError
+
+
+def outcome(engine: Engine, source: str):
+    """What a run gives, errors included, for comparing two runs."""
+    try:
+        result = engine.migrate(source)
+    except SourceError as exc:
+        return "refused", type(exc).__name__, exc.message, exc.line
+    return "migrated", result.code, result.edits, result.findings
 
 SNIPPET = (
     "import torch\n"

@@ -21,6 +21,7 @@ from collections import Counter
 
 from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
+from samples import outcome
 
 from cuda2npu.engine import Engine, SourceError
 from cuda2npu.rulebook import load_rulebook
@@ -374,15 +375,6 @@ def migrated(source: str, engine: Engine = ENGINE):
         return engine.migrate(source)
     except SourceError:
         return None
-
-
-def outcome(engine: Engine, source: str):
-    """What a run gives, errors included, for comparing two runs."""
-    try:
-        result = engine.migrate(source)
-    except SourceError as exc:
-        return "refused", type(exc).__name__, exc.message, exc.line
-    return "migrated", result.code, result.edits, result.findings
 
 
 # Inputs that exposed bugs: explicit examples, tried first on every run whatever else is generated.

@@ -5,9 +5,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from samples import outcome
 
 from cuda2npu import splice
-from cuda2npu.engine import Engine, SourceError
+from cuda2npu.engine import Engine
 from cuda2npu.rulebook import load_rulebook
 
 BOOK = load_rulebook()
@@ -48,14 +49,6 @@ SOURCES = ([pytest.param(p.read_text(encoding="utf-8"), id=p.name) for p in sort
            + [pytest.param(text, id=name) for name, text in EXTRA.items()])
 
 
-def outcome(engine: Engine, source: str):
-    try:
-        result = engine.migrate(source)
-    except SourceError as exc:
-        return exc.message, exc.line
-    return result.code, result.edits, result.findings
-
-
 @pytest.mark.parametrize("source", SOURCES)
 def test_splice_equals_whole_file(source):
     assert outcome(Engine(BOOK), source) == outcome(Engine(BOOK, splice=False), source)
@@ -65,7 +58,7 @@ def test_code_libcst_cannot_reproduce_is_refused_with_its_line():
     """LibCST drops a line here (indented comments after a blank line at the end of a module)."""
     source = "import torch\nx = t.cuda()\n\n    # a\n    # b\n"
     assert outcome(Engine(BOOK, splice=False), source) == (
-        "LibCST cannot reproduce this line exactly (a LibCST bug): file left unchanged", 3)
+        "refused", "SourceError", "LibCST cannot reproduce this line exactly (a LibCST bug): file left unchanged", 3)
 
 
 def test_a_spliced_text_libcst_cannot_reproduce_falls_back_to_the_whole_file():
