@@ -6,11 +6,12 @@ import fnmatch
 import os
 import re
 import stat
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
+
+from .gitignore import GitIgnore
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 NOTEBOOK_SUFFIXES = (".ipynb",)
@@ -52,42 +53,47 @@ class Excluder:
         self.base = Path(os.path.abspath(base or Path.cwd()))
         self._match = re.compile("|".join(map(fnmatch.translate, patterns)) or "(?!)").match
 
-    def __call__(self, path: Path) -> bool:
+    def __call__(self, path: Path, root: Path | None = None) -> bool:
+        """Whether ``path`` is excluded. Its folders count from ``root`` down (the folder given on
+        the command line, which is itself never matched) or, for a file named on its own, from
+        ``base`` down: a project below a folder called ``build`` is still migrated."""
+        absolute = Path(os.path.abspath(path))
         try:
-            rel = Path(os.path.abspath(path)).relative_to(self.base).as_posix()
+            rel = absolute.relative_to(self.base).as_posix()
         except ValueError:
-            rel = path.as_posix()
-        parts = rel.split("/")
-        names = {path.name, rel, *parts[:-1], *("/".join(parts[:i]) for i in range(1, len(parts)))}
+            rel = None
+        try:
+            below = absolute.relative_to(os.path.abspath(root)).as_posix() if root is not None else rel
+        except ValueError:
+            below = None
+        names = {path.name}
+        if below:
+            parts = below.split("/")
+            names.update(parts[:-1])
+            names.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        if rel is not None and below is not None:
+            names.add(rel)
+            parts = rel.split("/")
+            names.update("/".join(parts[:i]) for i in range(len(parts) - len(below.split("/")) + 1, len(parts)))
         return any(self._match(name) for name in names)
 
 
-def _gitignored(root: Path) -> set[Path]:
-    """Paths below ``root`` that git ignores (folders included); empty outside a git work tree."""
-    try:
-        run = subprocess.run(["git", "-C", str(root), "ls-files", "--others", "--ignored", "--exclude-standard",
-                              "--directory", "-z"], capture_output=True, timeout=60, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return set()
-    if run.returncode != 0:
-        return set()
-    return {(root / entry.decode("utf-8", "surrogateescape").rstrip("/")).resolve()
-            for entry in run.stdout.split(b"\0") if entry}
-
-
 def _walk(root: Path, excluded: Excluder) -> Iterator[Path]:
-    """Files below ``root`` in a stable order, without excluded, git-ignored or linked ones."""
-    ignored = _gitignored(root)
+    """Regular files below ``root`` in a stable order, without excluded, git-ignored or linked ones
+    (special files such as FIFOs and devices are never listed)."""
+    ignored = GitIgnore.for_path(root)
 
-    def skip(path: Path) -> bool:
-        return path.is_symlink() or excluded(path) or (bool(ignored) and path.resolve() in ignored)
+    def skip(path: Path, is_dir: bool) -> bool:
+        return path.is_symlink() or excluded(path, root) or (ignored is not None and ignored(path, is_dir))
 
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not skip(here / d) and not (here / d / "pyvenv.cfg").is_file())
+        dirnames[:] = sorted(d for d in dirnames
+                             if not skip(here / d, True) and not (here / d / "pyvenv.cfg").is_file())
         for name in sorted(filenames):
-            if not skip(here / name):
-                yield here / name
+            path = here / name
+            if not skip(path, False) and path.is_file():
+                yield path
 
 
 def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Excluder | None = None,
@@ -141,6 +147,35 @@ def _link_target(path: Path) -> Path:
         return path.resolve(strict=True)
     except (OSError, RuntimeError):
         return path  # a broken link or a loop: reading it reports the error
+
+
+MAX_FILE_BYTES = 16 * 1024 * 1024  # a larger file is refused: parsing costs ~160 bytes of memory per byte
+
+
+class ReadError(Exception):
+    """A file that is not read: not a regular file, too large, or unreadable."""
+
+
+def read_regular(path: Path, limit: int | None = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (None: any size). A FIFO or device is
+    never opened in a way that could block, and never read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise ReadError(f"cannot read: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ReadError("not a regular file: skipped")
+        if limit is not None and info.st_size > limit:
+            raise ReadError(f"larger than {limit // (1024 * 1024)} MiB ({info.st_size:,} bytes): skipped")
+        try:
+            data = handle.read() if limit is None else handle.read(limit + 1)
+        except OSError as exc:
+            raise ReadError(f"cannot read: {exc.strerror or exc}") from None
+    if limit is not None and len(data) > limit:
+        raise ReadError(f"larger than {limit // (1024 * 1024)} MiB: skipped")
+    return data
 
 
 def write_atomic(path: Path, data: bytes, like: Path | None = None) -> None:

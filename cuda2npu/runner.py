@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
-from .files import Source, write_atomic
+from .files import MAX_FILE_BYTES, ReadError, Source, read_regular, write_atomic
 from .prefilter import trigger_pattern
 from .results import Edit, Finding, SourceError
 from .rulebook import RuleBook
@@ -90,9 +90,9 @@ def process(source: Source, engines: Engines, options: Options) -> FileResult:
     """Migrate one file; never raises for a bad file, never writes output that does not parse."""
     result = FileResult(source.display)
     try:
-        data = source.path.read_bytes()
-    except OSError as exc:
-        result.error = f"cannot read: {exc.strerror or exc}"
+        data = read_regular(source.path, None if source.kind == "other" else MAX_FILE_BYTES)
+    except ReadError as exc:
+        result.error = str(exc)
         return result
     migrate = {"python": _migrate, "notebook": _migrate_notebook, "text": _migrate_text}.get(source.kind)
     new = migrate(data, engines, source, result) if migrate else data

@@ -41,8 +41,8 @@ def cli():
 def proc():
     """Run ``python -m cuda2npu ARGS...`` as a real process (separate stdout/stderr pipes, bytes)."""
 
-    def run(*args, cwd=ROOT, timeout=60, **kwargs) -> subprocess.CompletedProcess:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    def run(*args, cwd=ROOT, timeout=60, env=None, **kwargs) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", **(env or {})}
         return subprocess.run([sys.executable, "-m", "cuda2npu", *map(str, args)], cwd=cwd, env=env,
                               capture_output=True, timeout=timeout, **kwargs)
 
