@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .rulebook import RuleBook
-from .transform import symbol_index
+from .ruleindex import symbol_index
 
 SNAPSHOT = Path(__file__).resolve().parent / "data" / "api_snapshot.json"
 COVERED_MODULES = ("torch.cuda", "torch.cuda.amp", "torch.cuda.nvtx")

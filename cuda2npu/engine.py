@@ -14,7 +14,8 @@ from . import splice, suppress
 from .results import Edit, Finding, InternalError, Migration, SourceError
 from .rulebook import Rule, RuleBook, load_rulebook
 from .symbols import Bindings, build_dotted, import_roots
-from .transform import Migrator, RuleIndex, Site
+from .migrator import Migrator, Site
+from .ruleindex import RuleIndex
 
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")

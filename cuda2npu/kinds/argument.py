@@ -1,0 +1,30 @@
+"""Kind ``argument``: rename keyword arguments of a call, or drop or report those the twin lacks."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from . import Kind, fill
+from .args import CallPlan, unsupported
+from ..rulebook import Rule
+
+
+class ArgumentKind(Kind):
+    def visit_Call(self, node: cst.Call, name: str, plan: CallPlan) -> None:
+        for rule in self.m.index.arguments.get(name, ()):
+            self._keywords(node, rule, name, plan)
+
+    def _keywords(self, node: cst.Call, rule: Rule, name: str, plan: CallPlan) -> None:
+        m, renames = self.m, rule.get("rename", {})
+        safe, kept = unsupported(node, rule.get("unsupported", {}))
+        for i, arg in enumerate(node.args):
+            keyword = arg.keyword.value if arg.keyword is not None else None
+            if keyword in renames:
+                if m.edit(arg.keyword, rule, f"{keyword}= -> {renames[keyword]}="):
+                    plan.renames[keyword] = renames[keyword]
+            elif i in safe:
+                if m.edit(arg.keyword, rule, f"{keyword}= dropped (its default; the twin lacks it)"):
+                    plan.drop.add(i)
+            elif keyword in kept:
+                message = rule.get("message") or "{name}() on the target does not accept {keyword}="
+                m.finding(arg.keyword, rule, fill(message, name=name, keyword=keyword))

@@ -1,0 +1,51 @@
+"""Kind ``call``: swap a call for another callable, adjusting its keywords."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from . import Kind, fill
+from .args import CallPlan, rewrite_args, unsupported
+from ..rulebook import Rule
+
+
+class CallKind(Kind):
+    def visit_Call(self, node: cst.Call, name: str, plan: CallPlan) -> None:
+        rule = self.m.index.calls.get(name)
+        if rule is not None:
+            self._swap(node, rule, name, plan)
+
+    def _swap(self, node: cst.Call, rule: Rule, name: str, plan: CallPlan) -> None:
+        m, replace = self.m, rule.get("replace")
+        safe, kept = unsupported(node, rule.get("unsupported", {}))
+        limit = rule.get("max_positional")
+        positional = sum(1 for a in node.args if a.keyword is None and not a.star)
+        reason = ""
+        if any(a.star == "**" for a in node.args):
+            reason = "it passes **kwargs"
+        elif kept:
+            reason = f"{replace} does not accept {', '.join(f'{k}=' for k in kept)}"
+        elif limit is not None and positional > limit:
+            reason = f"{replace} orders its arguments differently after the first {limit}"
+        if reason:
+            message = rule.get("message") or "{name} left as is: {reason}; swap it for {replace} by hand"
+            m.finding(node, rule, fill(message, name=name, replace=replace, reason=reason))
+            return
+        if not m.edit(node, rule, f"{name}(...) -> {replace}(...)"):
+            return
+        dropped = set(rule.get("drop", []))
+        plan.drop = safe | {i for i, a in enumerate(node.args) if a.keyword is not None and a.keyword.value in dropped}
+        keywords = {a.keyword.value for a in node.args if a.keyword is not None}
+        starred = any(a.star == "*" for a in node.args)
+        for default in rule.get("defaults", []):
+            if not starred and default["name"] not in keywords and positional <= default["position"]:
+                plan.inserts.append((default["name"], default["value"]))
+        m.skip.add(id(node.func))
+        plan.func = m.write(replace).with_changes(lpar=node.func.lpar, rpar=node.func.rpar)
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        """Apply the plan the call and argument kinds made for this call."""
+        plan = self.m.calls.get(id(original))
+        if plan is None:
+            return updated
+        return updated.with_changes(func=plan.func or updated.func, args=rewrite_args(list(updated.args), plan))

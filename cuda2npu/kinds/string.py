@@ -1,0 +1,45 @@
+"""Kind ``string``: device and backend names in string literals and f-strings."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from . import Kind, fill
+
+
+class StringKind(Kind):
+    def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.SimpleString:
+        m = self.m
+        if "b" in original.prefix.lower() or any(m.enums) or id(original) in m.string_skip:
+            return updated
+        found = m.index.string(original.raw_value)
+        if found is None:
+            return updated
+        rule, word, text = found
+        if text is None:
+            m.finding(original, rule, fill(rule.get("message"), name=word))
+            return updated
+        value = f"{original.prefix}{original.quote}{text}{original.quote}"
+        if not m.edit(original, rule, f"{original.value} -> {value}"):
+            return updated
+        return updated.with_changes(value=value)
+
+    def leave_FormattedString(self, original: cst.FormattedString,
+                              updated: cst.FormattedString) -> cst.FormattedString:
+        m, parts = self.m, original.parts
+        if not parts or not isinstance(parts[0], cst.FormattedStringText) or any(m.enums):
+            return updated
+        shape = "".join(p.value if isinstance(p, cst.FormattedStringText) else "{}" for p in parts)
+        found = m.index.string(shape)
+        head = parts[0].value
+        if found is None or not head.startswith(found[1]):
+            return updated
+        rule, word, text = found
+        if text is None:
+            m.finding(original, rule, fill(rule.get("message"), name=word))
+            return updated
+        new = rule.get("replace")
+        if not m.edit(original, rule, f"f-string {word!r} -> {new!r}"):
+            return updated
+        first = parts[0].with_changes(value=new + head[len(word):])
+        return updated.with_changes(parts=[first, *updated.parts[1:]])

@@ -1,0 +1,83 @@
+"""The rulebook arranged for fast lookup by each rule kind; built once per run."""
+
+from __future__ import annotations
+
+import re
+
+from .prefilter import trigger_pattern
+from .rulebook import Rule, RuleBook
+from .symbols import PrefixIndex
+
+# Index forms a device string may carry after "<device>:": a number, a %-placeholder, a {field}.
+_DEVICE_SUFFIX = r"(?::(?:\d+|%[dis]|\{[^{}]*\})?)?"
+
+
+def symbol_index(book: RuleBook) -> PrefixIndex[tuple[Rule, str | None]]:
+    """Rename and report rules by the dotted names they match, with their new names (None: report)."""
+    index: PrefixIndex[tuple[Rule, str | None]] = PrefixIndex()
+    for rule in book:
+        if rule.kind in ("rename", "report"):
+            for old, new in rule.pairs():
+                index.add(old, (rule, new), exact=bool(rule.get("exact")))
+    return index
+
+
+def word_pattern(words) -> re.Pattern[str]:
+    """Any of ``words`` as a word of letters and digits (``_`` separates words: ``is_torch_npu``)."""
+    alternatives = "|".join(map(re.escape, sorted(words, key=lambda w: (-len(w), w)))) or "(?!)"
+    return re.compile(r"(?<![A-Za-z0-9])(?:%s)(?![A-Za-z0-9])" % alternatives, re.I)
+
+
+class RuleIndex:
+    """Each kind's rules by what they match, the trigger patterns, and the words of the target."""
+
+    def __init__(self, book: RuleBook):
+        self.book = book
+        self.symbols = symbol_index(book)
+        self.calls: dict[str, Rule] = {}
+        self.arguments: dict[str, list[Rule]] = {}
+        self.attributes: dict[str, Rule] = {}
+        self.strings: dict[str, Rule] = {}
+        self.string_patterns: list[tuple[Rule, str, re.Pattern[str]]] = []
+        self.imports = book.of_kind("import")
+        self.anchor_root = self.imports[0].get("after") if self.imports else None
+        self.context = {rule.get("check"): rule for rule in book.of_kind("context")}
+        for rule in book:
+            if rule.kind == "call":
+                self.calls.setdefault(rule.get("match"), rule)
+            elif rule.kind == "argument":
+                for old, _ in rule.pairs():
+                    self.arguments.setdefault(old, []).append(rule)
+            elif rule.kind == "attribute":
+                self.attributes.setdefault(rule.get("match"), rule)
+            elif rule.kind == "string":
+                for word in rule.matches():
+                    if rule.get("device"):
+                        pattern = re.compile(re.escape(word) + _DEVICE_SUFFIX)
+                    elif rule.get("prefix"):
+                        pattern = re.compile(re.escape(word) + r"(?: .*)?", re.S)
+                    else:
+                        self.strings.setdefault(word, rule)
+                        continue
+                    self.string_patterns.append((rule, word, pattern))
+        self.trigger = trigger_pattern(book)  # does a file need parsing at all
+        self.site_trigger = trigger_pattern(book, dependent=True)  # may a statement hold a site
+        # Code that mentions the target, or a value a string rule writes ("npu", "hccl", ...),
+        # already handles the target.
+        self.target_words = {book.target} | {r.get("replace") for r in book.of_kind("string") if r.get("replace")}
+        self.aware = word_pattern(self.target_words)
+
+    def triggered(self, source: str) -> bool:
+        """Whether any rule could act on ``source``: a file without a trigger word is never parsed."""
+        return self.trigger is not None and self.trigger.search(source) is not None
+
+    def string(self, text: str) -> tuple[Rule, str, str | None] | None:
+        """For a string literal's content: the rule, the word it matched and the new text (None: report)."""
+        rule = self.strings.get(text)
+        if rule is not None:
+            return rule, text, rule.get("replace")
+        for rule, word, pattern in self.string_patterns:
+            if pattern.fullmatch(text):
+                replace = rule.get("replace")
+                return rule, word, None if replace is None else replace + text[len(word):]
+        return None
