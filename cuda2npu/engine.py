@@ -14,6 +14,7 @@ from . import splice, suppress
 from .results import Edit, Finding, InternalError, Migration, SourceError
 from .rulebook import Rule, RuleBook, load_rulebook
 from .symbols import Bindings, build_dotted, import_roots
+from .context.judgement import Judgement, judge, notes, rule_out
 from .migrator import Migrator, Site
 from .ruleindex import RuleIndex
 
@@ -36,39 +37,47 @@ class Engine:
         # file also has findings or suppressions (whose positions are always exact).
         self.edit_positions = edit_positions
 
-    def migrate(self, source: str) -> Migration:
-        """Migrate one source text; raises :class:`SourceError` for a source that cannot be migrated."""
+    def migrate(self, source: str, project=None) -> Migration:
+        """Migrate one source text; raises :class:`SourceError` for a source that cannot be migrated.
+
+        ``project`` (a :class:`cuda2npu.project.ModuleResolver`) gives the facts of the modules the
+        file imports from its own package; without it, only the file itself is judged."""
         if not self.index.triggered(source):
             return Migration(source, source)
-        return _with_deep_stack(self._migrate, source)
+        return _with_deep_stack(self._migrate, source, project)
 
-    def _migrate(self, source: str) -> Migration:
+    def _migrate(self, source: str, project) -> Migration:
         suppressions = suppress.scan(source)
         if suppressions.skip_file:
             return Migration(source, source)
         tree = _python_ast(source)
+        judgement = judge(source, tree, self.index, project) if tree is not None else Judgement()
         plan = splice.plan(source, tree, self.index.site_trigger) if self.splice and tree is not None else None
         if plan is not None:
             try:
-                return self._run(source, suppressions, plan)
+                return self._run(source, suppressions, plan, judgement)
             except (SourceError, splice.Lost):
                 pass  # report the error as a whole-file parse sees it
-        return self._run(source, suppressions, None)
+        return self._run(source, suppressions, None, judgement)
 
-    def _run(self, source: str, suppressions: suppress.Suppressions, plan: splice.Plan | None) -> Migration:
+    def _run(self, source: str, suppressions: suppress.Suppressions, plan: splice.Plan | None,
+             judgement: Judgement) -> Migration:
         text = source if plan is None else plan.text
         module, migrator, new = self._transform(source, text)
-        if not migrator.sites and not suppressions.lines:
+        if not migrator.sites and not suppressions.lines and not judgement.notes:
             return Migration(source, source)
         anchor_node = migrator.anchor.original if migrator.anchor else None
-        if self.edit_positions or suppressions.lines or any(s.severity for s in migrator.sites):
+        if (self.edit_positions or suppressions.lines or judgement.vetoes
+                or any(s.severity for s in migrator.sites)):
             lines = _positions(module, [s.node for s in migrator.sites] + [anchor_node] * bool(anchor_node), plan)
         else:
             lines = collections.defaultdict(lambda: (0, 0, -1))
-        suppressed = frozenset((id(s.node), s.rule.id) for s in migrator.sites
-                               if s.severity is None and suppressions.covers(lines[id(s.node)][0], s.rule.id))
+        vetoed, judged = rule_out(judgement, migrator.sites, lambda s: lines[id(s.node)][:2], suppressions.covers)
+        suppressed = vetoed | frozenset((id(s.node), s.rule.id) for s in migrator.sites
+                                        if s.severity is None and suppressions.covers(lines[id(s.node)][0], s.rule.id))
         hits = [(lines[id(s.node)][0], s.rule.id) for s in migrator.sites]
-        if suppressed:  # run again without the suppressed edits
+        hits += [(n.line, n.rule.id) for n in judgement.notes] + [(f.line, f.rule) for f in judged]
+        if suppressed:  # run again without the suppressed and vetoed edits
             migrator = Migrator(self.index, migrator.bindings, text, suppressed)
             new = module.visit(migrator)
         sites = _required(s for s in migrator.sites if not suppressions.covers(lines[id(s.node)][0], s.rule.id))
@@ -79,7 +88,8 @@ class Engine:
             _check_parses(code, text, sites)
             if plan is not None:  # put the placeholders back
                 code = plan.assemble(code)
-        unused = _unused(suppressions, hits)
+        edited = {s.rule.id for s in sites if s.severity is None}
+        unused = _unused(suppressions, hits) + judged + notes(judgement, edited, suppressions.covers)
         import_line = lines[id(anchor_node)][2] + 1 if anchor_node is not None else 1
         edits = [Edit(rule.id, import_line, 1, f"import {name}") for rule, name in added]
         return self._result(source, code, sites, lines, edits, unused)
@@ -90,7 +100,7 @@ class Engine:
         config = cst.PartialParserConfig(default_newline=newline.group() if newline else "\n")
         try:
             module = cst.parse_module(text, config)
-            migrator = Migrator(self.index, Bindings(module), text)
+            migrator = Migrator(self.index, Bindings.of_module(module), text)
             return module, migrator, module.visit(migrator)
         except cst.ParserSyntaxError as exc:
             raise _syntax_error(source, exc) from None

@@ -18,8 +18,8 @@ def triggers(rule: Rule, *, dependent: bool = False) -> set[str]:
     """
     if rule.kind in ("import", "text") or (rule.get("requires") and not dependent):
         return set()  # they act only alongside other rules' edits, or on other files
-    if rule.get("trigger"):
-        return set(rule.get("trigger"))
+    if rule.get("trigger") or rule.kind == "context":  # a context rule acts only alongside others, or
+        return set(rule.get("trigger") or ())          # on the words of its own trigger
     if rule.kind == "string":
         return set(rule.matches())
     match = rule.get("match")

@@ -15,6 +15,8 @@ from typing import Any, Iterable
 
 import yaml
 
+from .context.schema import FIELDS as CONTEXT_FIELDS, validate as validate_context
+
 DEFAULT_TARGET = "npu"
 SEVERITIES = ("info", "warning", "error")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -33,8 +35,10 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "argument": (("match",), ("members", "rename", "unsupported", "message")),
     "import": (("module", "after"), ()),
     "text": (("files", "match"), ("replace", "message")),
+    "context": (("check", "message"), CONTEXT_FIELDS),
 }
-DEFAULT_SEVERITY = {"report": "warning", "call": "warning", "argument": "warning", "rename": "info"}
+DEFAULT_SEVERITY = {"report": "warning", "call": "warning", "argument": "warning", "rename": "info",
+                    "context": "warning"}
 
 
 class RuleError(Exception):
@@ -264,6 +268,8 @@ def _parse_rule(path: str, raw: Any) -> Rule:
 
 
 def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
+    if kind == "context":
+        return validate_context(spec, fail)
     dotted = ("match", "replace", "module", "after") if kind not in ("attribute", "string", "text") else ()
     for name in dotted:
         value = spec.get(name)

@@ -60,6 +60,15 @@ class RuleIndex:
                         self.strings.setdefault(word, rule)
                         continue
                     self.string_patterns.append((rule, word, pattern))
+        # CUDA-only APIs (report rules tagged cuda-only): what guards protect, what sibling modules hold
+        self.cuda_only: PrefixIndex[Rule] = PrefixIndex()
+        for rule in book:
+            if "cuda-only" in rule.tags:
+                for old, _ in rule.pairs():
+                    self.cuda_only.add(old, rule)
+        cuda_only_words = {w for r in book if "cuda-only" in r.tags for w in (r.get("trigger") or [
+            name.split(".")[-1] for name, _ in r.pairs()])}
+        self.cuda_only_trigger = word_pattern(cuda_only_words) if cuda_only_words else None
         self.trigger = trigger_pattern(book)  # does a file need parsing at all
         self.site_trigger = trigger_pattern(book, dependent=True)  # may a statement hold a site
         # Code that mentions the target, or a value a string rule writes ("npu", "hccl", ...),

@@ -62,6 +62,7 @@ class Engines:
         self.trigger = trigger_pattern(book)
         self._engines: dict = {}
         self._text: dict = {}
+        self._project = None
 
     def triggered(self, text: str) -> bool:
         """The prefilter, without LibCST: most files of a large tree stop here."""
@@ -73,6 +74,15 @@ class Engines:
 
             self._engines[ignore] = Engine(self._book(ignore), edit_positions=self.positions)
         return self._engines[ignore]
+
+    def project(self, path):
+        """The project index's resolver for a file (module facts shared by every engine)."""
+        if self._project is None:
+            from .project import ProjectIndex
+            from .ruleindex import RuleIndex
+
+            self._project = ProjectIndex(RuleIndex(self.book))
+        return self._project.for_file(path)
 
     def text(self, ignore: tuple[str, ...]):
         """The text rules (for shell scripts, requirements, ...) for a set of ignores."""
@@ -112,7 +122,7 @@ def _migrate(data: bytes, engines: Engines, source: Source, result: FileResult) 
         if not engines.triggered(decoded.text):
             return data
         result.parsed = True
-        migration = engines(source.ignore).migrate(decoded.text)
+        migration = engines(source.ignore).migrate(decoded.text, engines.project(source.path))
     except SourceError as exc:
         result.error, result.error_line = exc.message, exc.line
         return data

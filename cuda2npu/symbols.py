@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Generic, Iterable, Iterator, TypeVar
 
 import libcst as cst
 
 T = TypeVar("T")
+_AST_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
 
 # Statement containers walked to find imports; expressions are never entered.
 _BLOCKS = (cst.BaseSuite, cst.BaseStatement, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler,
@@ -56,37 +58,63 @@ def import_roots(stmt: cst.BaseSmallStatement) -> list[str]:
 class Bindings:
     """Names bound by imports anywhere in a module, flow- and scope-insensitive.
 
-    A name imported to two different things is ambiguous and resolves to nothing.
+    A name imported to two different things is ambiguous and resolves to nothing. Built from a
+    LibCST module (:meth:`of_module`) or from Python's ``ast`` (:meth:`of_ast`), with the same result.
     """
 
-    def __init__(self, module: cst.Module):
+    def __init__(self) -> None:
         self._names: dict[str, str | None] = {}
         self.imported: set[str] = set()
+
+    @classmethod
+    def of_module(cls, module: cst.Module) -> "Bindings":
+        bindings = cls()
         for line in iter_statements(module.body):
             for stmt in line.body:
-                self._add(stmt)
+                if isinstance(stmt, cst.Import):
+                    for alias in stmt.names:
+                        asname = alias.asname.name if alias.asname is not None else None
+                        if asname is None or isinstance(asname, cst.Name):
+                            bindings.add_import(cst.helpers.get_full_name_for_node(alias.name) or "",
+                                                asname.value if asname is not None else None)
+                elif isinstance(stmt, cst.ImportFrom) and not stmt.relative and stmt.module is not None:
+                    module_name = cst.helpers.get_full_name_for_node(stmt.module) or ""
+                    bindings.imported.add(module_name)
+                    if not isinstance(stmt.names, cst.ImportStar):
+                        for alias in stmt.names:
+                            local = alias.asname.name if alias.asname is not None else alias.name
+                            if isinstance(local, cst.Name):
+                                bindings._bind(local.value, f"{module_name}.{alias.name.value}")
+        return bindings
 
-    def _add(self, stmt: cst.BaseSmallStatement) -> None:
-        if isinstance(stmt, cst.Import):
-            for alias in stmt.names:
-                full = cst.helpers.get_full_name_for_node(alias.name) or ""
-                self.imported.add(full)
-                if alias.asname is not None:
-                    if isinstance(alias.asname.name, cst.Name):
-                        self._bind(alias.asname.name.value, full)
-                else:
-                    root = full.split(".")[0]
-                    self._bind(root, root)
-        elif isinstance(stmt, cst.ImportFrom) and not stmt.relative and stmt.module is not None:
-            module = cst.helpers.get_full_name_for_node(stmt.module) or ""
-            self.imported.add(module)
-            if isinstance(stmt.names, cst.ImportStar):
-                return
-            for alias in stmt.names:
-                name = alias.name.value
-                local = alias.asname.name if alias.asname is not None else alias.name
-                if isinstance(local, cst.Name):
-                    self._bind(local.value, f"{module}.{name}")
+    @classmethod
+    def of_ast(cls, tree: ast.Module) -> "Bindings":
+        bindings = cls()
+        stack: list[ast.AST] = list(tree.body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    bindings.add_import(alias.name, alias.asname)
+            elif isinstance(node, ast.ImportFrom):
+                if not node.level and node.module:
+                    bindings.imported.add(node.module)
+                    for alias in node.names:
+                        if alias.name != "*":
+                            bindings._bind(alias.asname or alias.name, f"{node.module}.{alias.name}")
+            else:
+                for name in _AST_BLOCKS:
+                    stack.extend(getattr(node, name, None) or ())
+        return bindings
+
+    def add_import(self, full: str, asname: str | None) -> None:
+        """``import full`` (``as asname``)."""
+        self.imported.add(full)
+        if asname is not None:
+            self._bind(asname, full)
+        else:
+            root = full.split(".")[0]
+            self._bind(root, root)
 
     def _bind(self, local: str, full: str) -> None:
         known = self._names.get(local, full)
@@ -99,6 +127,10 @@ class Bindings:
             return None
         base = bound.split(".")
         return base + parts[1:], len(base)
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        """Each unambiguous local name and the full dotted name it is bound to."""
+        return ((local, full) for local, full in self._names.items() if full is not None)
 
     def spell(self, full: str) -> tuple[str, str | None]:
         """How to write ``full`` here, and the module to import for it (None if bound already)."""

@@ -153,7 +153,7 @@ def test_cuda_method_and_is_cuda():
         import cupy as cp
         fn = lambda storage, loc: storage.npu(args.gpu)
         model = Net().npu()
-        if t.is_npu and args.cuda and use_cuda:
+        if t.is_cuda and args.cuda and use_cuda:
             dev = cp.cuda.Device(0)
             ok = numba.cuda.is_available()
         ''')
@@ -305,6 +305,7 @@ def test_optimizer_spellings():
         import torch
         from torch import optim
         from torch.optim import AdamW
+        model = Net().cuda()
         a = torch.optim.AdamW(params, lr=1e-3, foreach=True, weight_decay=0.1)
         b = optim.AdamW(params, fused=True)
         c = AdamW(params)
@@ -314,6 +315,7 @@ def test_optimizer_spellings():
         import torch_npu
         from torch import optim
         from torch.optim import AdamW
+        model = Net().npu()
         a = torch_npu.optim.NpuFusedAdamW(params, lr=1e-3, weight_decay=0.1)
         b = torch_npu.optim.NpuFusedAdamW(params)
         c = torch_npu.optim.NpuFusedAdamW(params)
@@ -324,6 +326,7 @@ def test_optimizer_spellings():
 def test_optimizer_multiline_call_keeps_layout():
     check('''\
         import torch
+        model.cuda()
         opt = torch.optim.SGD(
             model.parameters(),
             momentum=0.9,  # heavy ball
@@ -332,6 +335,7 @@ def test_optimizer_multiline_call_keeps_layout():
         ''', '''\
         import torch
         import torch_npu
+        model.npu()
         opt = torch_npu.optim.NpuFusedSGD(
             model.parameters(),
             lr=0.001,
@@ -361,7 +365,9 @@ def test_optimizer_reference_is_not_a_call():
 # -- code that already dispatches to NPU ----------------------------------------------------
 
 def test_npu_aware_constructs_left_alone():
-    check('''\
+    """A module that dispatches between NPU and CUDA gets no edits at all: the CUDA code outside
+    its dispatch constructs is reported instead (NPU341)."""
+    source = textwrap.dedent('''\
         import torch
         if is_torch_npu_available():
             torch.npu.synchronize()
@@ -373,19 +379,33 @@ def test_npu_aware_constructs_left_alone():
         table = {"npu": torch.npu.synchronize, "cuda": torch.cuda.synchronize}
         if torch.cuda.is_available():
             y = "cuda"
+        ''')
+    result = migrate(source)
+    assert result.code == source
+    assert [(f.rule, f.line) for f in result.findings] == [("NPU341", 10), ("NPU341", 11)]
+    assert result.findings[0].message == (
+        "not made (torch.cuda.is_available -> torch.npu.is_available): this module already dispatches "
+        "between NPU and CUDA (line 2), and this CUDA code is outside any dispatch; give it an NPU branch "
+        "like the others")
+
+
+def test_npu_aware_constructs_left_alone_in_a_module_that_does_not_dispatch():
+    check('''\
+        import torch
+        import torch_npu
+        if torch.npu.is_available():
+            torch.npu.synchronize()
+        dev = "npu" if torch.npu.is_available() else "cpu"
+        table = {"npu": torch.npu.synchronize, "cpu": None}
+        torch.cuda.synchronize()
         ''', '''\
         import torch
         import torch_npu
-        if is_torch_npu_available():
-            torch.npu.synchronize()
-        elif torch.cuda.is_available():
-            torch.cuda.synchronize()
-        else:
-            x = "cuda"
-        dev = "npu" if is_torch_npu_available() else "cuda"
-        table = {"npu": torch.npu.synchronize, "cuda": torch.cuda.synchronize}
         if torch.npu.is_available():
-            y = "npu"
+            torch.npu.synchronize()
+        dev = "npu" if torch.npu.is_available() else "cpu"
+        table = {"npu": torch.npu.synchronize, "cpu": None}
+        torch.npu.synchronize()
         ''')
 
 

@@ -31,10 +31,10 @@ def test_example(rule, n, example):
         assert len(result.findings) == example.findings
         assert run_text(rule, result.code).code == result.code
         return
-    # An import rule acts only alongside rules that edit: its examples run with the whole book;
+    # Import and context rules act only alongside rules that edit: their examples run with the whole book;
     # a rule that requires others runs with them.
     required = [r for r in BOOK if any(r.id.startswith(p) for p in rule.get("requires", []))]
-    engine = Engine(BOOK if rule.kind == "import" else RuleBook((rule, *required), BOOK.target))
+    engine = Engine(BOOK if rule.kind in ("import", "context") else RuleBook((rule, *required), BOOK.target))
     result = engine.migrate(example.before)
     assert result.code == example.after
     assert len([f for f in result.findings if f.rule == rule.id]) == example.findings
