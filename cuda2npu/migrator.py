@@ -52,7 +52,7 @@ class Migrator(cst.CSTTransformer):
         self.calls: dict[int, CallPlan] = {}
         self.defs = 0  # enclosing defs and classes
         self.depth = 0  # enclosing indented blocks
-        self._aware_possible = index.aware.search(text) is not None  # the source mentions the target
+        self._aware_possible = index.names_target(text)  # the source mentions the target
         self.symbol = SymbolKind(self)
         self.imports = ImportKind(self)
         self.attribute = AttributeKind(self)

@@ -25,9 +25,13 @@ from .sourcefile import decode
 class ModuleFacts:
     """What one module of the project binds that is CUDA-only, and whether importing it needs CUDA."""
 
-    display: str
-    names: dict = field(default_factory=dict)
+    path: Path
+    names: dict = field(default_factory=dict)  # name the module binds -> why it is CUDA-only
     reason: object | None = None
+
+    def name(self, name: str):
+        """Why ``name`` of this module is CUDA-only, if it is."""
+        return self.names.get(name)
 
 
 class ProjectIndex:
@@ -36,40 +40,41 @@ class ProjectIndex:
     def __init__(self, index: RuleIndex):
         self.index = index
         self._modules: dict[str, ModuleFacts | None] = {}
+        self._paths: dict[tuple, Path | None] = {}  # (importing folder, level, name) -> the module's file
 
     def for_file(self, path: Path) -> "ModuleResolver":
         return ModuleResolver(self, Path(os.path.abspath(path)))
 
-    def facts(self, path: Path, display: str) -> ModuleFacts | None:
+    def facts(self, path: Path) -> ModuleFacts | None:
         key = str(path)
         if key not in self._modules:
-            self._modules[key] = self._read(path, display)
+            self._modules[key] = self._read(path)
         return self._modules[key]
 
-    def _read(self, path: Path, display: str) -> ModuleFacts | None:
-        trigger = self.index.cuda_only_trigger
+    def _read(self, path: Path) -> ModuleFacts | None:
         try:
-            text = decode(read_regular(path, MAX_FILE_BYTES)).text
+            data = read_regular(path, MAX_FILE_BYTES)
+            if not self.index.may_use_cuda_only(data):
+                return ModuleFacts(path)  # settled by the text alone: no CUDA-only library named
+            text = decode(data).text
         except (ReadError, SourceError):
             return None
-        if trigger is None or not trigger.search(text):
-            return ModuleFacts(display)
         try:
             tree = ast.parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return None
         from .context.facts import FileFacts
-        from .context.guards import module_reasons
+        from .context.guards import module_names, module_reason
 
-        names, reason = module_reasons(FileFacts(text, tree, self.index))
-        return ModuleFacts(display, names, reason)
+        facts = FileFacts(text, tree, self.index)  # not kept: only what the module binds is
+        return ModuleFacts(path, module_names(facts), module_reason(facts))
 
 
 class ModuleResolver:
     """Resolves one file's imports of its own package to the facts of those modules."""
 
     def __init__(self, project: ProjectIndex, path: Path):
-        self.project, self.path = project, path
+        self.project, self.path, self.folder = project, path, str(path.parent)
         top = path.parent
         while (top.parent / "__init__.py").is_file() and top.parent != top:
             top = top.parent
@@ -77,6 +82,15 @@ class ModuleResolver:
 
     def module(self, level: int, name: str | None) -> ModuleFacts | None:
         """The facts of ``from <level dots><name> import ...``, for a module of this project."""
+        key = (self.folder, level, name)  # many files share an import: resolved once
+        if key not in self.project._paths:
+            self.project._paths[key] = self._find(level, name)
+        path = self.project._paths[key]
+        if path is None or path == self.path:
+            return None
+        return self.project.facts(path)
+
+    def _find(self, level: int, name: str | None) -> Path | None:
         if level:
             base = self.path.parent
             for _ in range(level - 1):
@@ -86,8 +100,8 @@ class ModuleResolver:
         else:
             return None
         target = base.joinpath(*name.split(".")) if name else base
-        for candidate in (target.with_name(target.name + ".py"), target / "__init__.py"):
-            if candidate != self.path and candidate.is_file():
-                display = os.path.relpath(candidate, self.path.parent)
-                return self.project.facts(candidate, display)
-        return None
+        return next((c for c in (target.with_name(target.name + ".py"), target / "__init__.py") if c.is_file()), None)
+
+    def display(self, module: ModuleFacts) -> str:
+        """How to name ``module`` in a finding: its path from the importing file's folder."""
+        return os.path.relpath(module.path, self.path.parent)

@@ -10,6 +10,9 @@ from .symbols import PrefixIndex
 
 # Index forms a device string may carry after "<device>:": a number, a %-placeholder, a {field}.
 _DEVICE_SUFFIX = r"(?::(?:\d+|%[dis]|\{[^{}]*\})?)?"
+_WORD_CHAR = re.compile(r"\w")
+_ALNUM = re.compile(r"[A-Za-z0-9]")
+_IMPORT_PREFIX = re.compile(r"[ \t]*(?:from|import(?:[ \t]+[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,)*)[ \t]+")
 
 
 def symbol_index(book: RuleBook) -> PrefixIndex[tuple[Rule, str | None]]:
@@ -26,6 +29,18 @@ def word_pattern(words) -> re.Pattern[str]:
     """Any of ``words`` as a word of letters and digits (``_`` separates words: ``is_torch_npu``)."""
     alternatives = "|".join(map(re.escape, sorted(words, key=lambda w: (-len(w), w)))) or "(?!)"
     return re.compile(r"(?<![A-Za-z0-9])(?:%s)(?![A-Za-z0-9])" % alternatives, re.I)
+
+
+def word_offsets(text: str, words, inner: re.Pattern[str]):
+    """The offsets of each of ``words`` in ``text`` standing as a word: not next to a character
+    ``inner`` matches. Substring searches, much faster than an expression on large files."""
+    for word in words:
+        at = text.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if not inner.match(text, end) and not (at and inner.match(text, at - 1)):
+                yield at
+            at = text.find(word, end)
 
 
 class RuleIndex:
@@ -66,15 +81,32 @@ class RuleIndex:
             if "cuda-only" in rule.tags:
                 for old, _ in rule.pairs():
                     self.cuda_only.add(old, rule)
-        cuda_only_words = {w for r in book if "cuda-only" in r.tags for w in (r.get("trigger") or [
-            name.split(".")[-1] for name, _ in r.pairs()])}
-        self.cuda_only_trigger = word_pattern(cuda_only_words) if cuda_only_words else None
+        # A file can use one only if it imports its package, or names one of a rule's trigger words.
+        self._cuda_only_roots = tuple(sorted({name.split(".")[0] for r in book if "cuda-only" in r.tags
+                                              and not r.get("trigger") for name, _ in r.pairs()}))
+        self._cuda_only_words = tuple(sorted({w for r in book if "cuda-only" in r.tags for w in r.get("trigger") or ()}))
         self.trigger = trigger_pattern(book)  # does a file need parsing at all
         self.site_trigger = trigger_pattern(book, dependent=True)  # may a statement hold a site
         # Code that mentions the target, or a value a string rule writes ("npu", "hccl", ...),
         # already handles the target.
         self.target_words = {book.target} | {r.get("replace") for r in book.of_kind("string") if r.get("replace")}
         self.aware = word_pattern(self.target_words)
+
+    def names_target(self, text: str) -> bool:
+        """Whether ``text`` names the target ("npu", "hccl", ...) as a word (as :attr:`aware`)."""
+        return next(word_offsets(text.lower(), [w.lower() for w in self.target_words], _ALNUM), None) is not None
+
+    def may_use_cuda_only(self, text: str | bytes) -> bool:
+        """Whether ``text`` may use a CUDA-only API: an import line of its package, or one of the
+        rules' trigger words."""
+        if isinstance(text, bytes):
+            if not any(w.encode() in text for w in self._cuda_only_roots + self._cuda_only_words):
+                return False
+            text = text.decode("utf-8", "replace")
+        if next(word_offsets(text, self._cuda_only_words, _WORD_CHAR), None) is not None:
+            return True
+        return any(_IMPORT_PREFIX.fullmatch(text, text.rfind("\n", 0, at) + 1, at)
+                   for at in word_offsets(text, self._cuda_only_roots, _WORD_CHAR))
 
     def triggered(self, source: str) -> bool:
         """Whether any rule could act on ``source``: a file without a trigger word is never parsed."""

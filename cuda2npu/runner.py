@@ -105,7 +105,14 @@ def process(source: Source, engines: Engines, options: Options) -> FileResult:
         result.error = str(exc)
         return result
     migrate = {"python": _migrate, "notebook": _migrate_notebook, "text": _migrate_text}.get(source.kind)
-    new = migrate(data, engines, source, result) if migrate else data
+    try:
+        new = migrate(data, engines, source, result) if migrate else data
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception as exc:  # a bug of ours: this file fails, the run goes on  # noqa: BLE001
+        result.edits, result.findings, result.changed = [], [], False
+        result.error = f"internal error ({type(exc).__name__}: {exc}); file left unchanged, please report it"
+        return result
     if not options.diff:
         result.diff = b""
     elif new != data and not result.diff:

@@ -72,13 +72,18 @@ class Plan:
         return out
 
 
-def plan(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> Plan | None:
-    """The placeholders for ``source`` (parsed by ``ast`` as ``tree``) given the rules' ``trigger``
-    words; None when nothing can be left out."""
+def wanted_lines(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> list[int]:
+    """0-based lines that may hold a site (see :func:`_wanted_lines`); no site is anywhere else."""
+    return _wanted_lines(source, _LINE.findall(source), tree, trigger)
+
+
+def plan(source: str, tree: ast.Module, wanted: list[int]) -> Plan | None:
+    """The placeholders for ``source`` (parsed by ``ast`` as ``tree``) given the lines that may
+    hold a site (:func:`wanted_lines`); None when nothing can be left out."""
     if MARKER in source or source.count("\r") != source.count("\r\n"):
         return None
     lines = _LINE.findall(source)
-    scan = _Scan(lines, _wanted_lines(source, lines, tree, trigger))
+    scan = _Scan(lines, wanted)
     holes: list[tuple[int, int]] = []
     scan.block(tree.body, holes, keep_first=True)  # new imports go after a module docstring
     return Plan(lines, sorted(holes)) if holes else None

@@ -35,3 +35,21 @@ def _run(tmp_path, monkeypatch, texts):
 ])
 def test_pool_starts_when_enough_files_are_left_to_parse(tmp_path, monkeypatch, texts, pooled):
     assert _run(tmp_path, monkeypatch, texts) == pooled
+
+
+def test_an_internal_error_fails_only_its_file(cli, tmp_path, monkeypatch):
+    """A bug in an analysis or a rule kind fails the file it met, never the run."""
+    from cuda2npu.context import judgement
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(judgement, "judge", broken)
+    monkeypatch.setattr("cuda2npu.engine.judge", broken)
+    (tmp_path / "a.py").write_text("import torch\nx = t.cuda()\n")
+    (tmp_path / "b.sh").write_text("export CUDA_VISIBLE_DEVICES=0\n")
+    result = cli("migrate", "--jobs", "1", tmp_path)
+    assert result.exit_code == 1
+    assert "a.py: error: internal error (RuntimeError: boom); file left unchanged, please report it" in result.stderr
+    assert (tmp_path / "a.py").read_text() == "import torch\nx = t.cuda()\n"
+    assert (tmp_path / "b.sh").read_text() == "export ASCEND_RT_VISIBLE_DEVICES=0\n"

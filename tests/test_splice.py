@@ -66,7 +66,7 @@ def test_a_spliced_text_libcst_cannot_reproduce_falls_back_to_the_whole_file():
     would not reproduce; the whole file it does."""
     source = ("import torch\nx = t.cuda()\nclass A:\n    def f(self):\n        pass\n\n"
               "    # trailing comment one\n    # trailing comment two\n")
-    plan = splice.plan(source, ast.parse(source), Engine(BOOK).index.site_trigger)
+    plan = splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), Engine(BOOK).index.site_trigger))
     assert plan.text.endswith("...  # cuda2npu-hole 0\n\n    # trailing comment one\n    # trailing comment two\n")
     result = Engine(BOOK).migrate(source)
     assert result.code == source.replace("import torch\nx = t.cuda()", "import torch\nimport torch_npu\nx = t.npu()")
@@ -75,7 +75,7 @@ def test_a_spliced_text_libcst_cannot_reproduce_falls_back_to_the_whole_file():
 def test_large_file_is_spliced_and_positions_map_back():
     filler = "".join(f"def helper_{i}(x):\n    return x + {i}\n\n\n" for i in range(150))
     source = "import torch\n\n\n" + filler + "def main():\n    model = Net().cuda()\n"
-    plan = splice.plan(source, ast.parse(source), Engine(BOOK).index.site_trigger)
+    plan = splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), Engine(BOOK).index.site_trigger))
     assert plan.text == "import torch\n\n\n...  # cuda2npu-hole 0\n\n\ndef main():\n    model = Net().cuda()\n"
     result = Engine(BOOK).migrate(source)
     assert result.code == Engine(BOOK, splice=False).migrate(source).code
@@ -103,7 +103,7 @@ def test_only_statements_that_may_hold_a_site_are_parsed():
                 y = x.cuda()
                 return y
         ''')
-    plan = splice.plan(source, ast.parse(source), Engine(BOOK).index.site_trigger)
+    plan = splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), Engine(BOOK).index.site_trigger))
     assert plan.text == textwrap.dedent('''\
         """Module docstring mentioning cuda."""
         import os
@@ -128,14 +128,14 @@ def test_only_statements_that_may_hold_a_site_are_parsed():
     ("import torch\ndef f(): return 1\nz = t.cuda()\n", "import torch\n...  # cuda2npu-hole 0\nz = t.cuda()\n"),
 ])
 def test_statements_sharing_lines_are_kept_whole(source, text):
-    plan = splice.plan(source, ast.parse(source), Engine(BOOK).index.site_trigger)
+    plan = splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), Engine(BOOK).index.site_trigger))
     assert (plan and plan.text) == text
     assert Engine(BOOK).migrate(source).code == Engine(BOOK, splice=False).migrate(source).code
 
 
 def test_a_file_mentioning_the_placeholder_is_parsed_whole():
     source = "import torch\n# cuda2npu-hole 0\nA = 1\nx = t.cuda()\n"
-    assert splice.plan(source, ast.parse(source), Engine(BOOK).index.site_trigger) is None
+    assert splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), Engine(BOOK).index.site_trigger)) is None
     assert Engine(BOOK).migrate(source).code.endswith("x = t.npu()\n")
 
 

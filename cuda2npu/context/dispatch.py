@@ -13,11 +13,12 @@ device-placement rewrites (rules tagged ``device-placement``) are not made there
 from __future__ import annotations
 
 import ast
+import re
 from typing import Iterator
 
 from ..kinds import fill
 from ..rulebook import Rule
-from ..ruleindex import word_pattern
+from ..ruleindex import word_offsets, word_pattern
 from .judgement import Veto
 from .facts import FileFacts
 
@@ -38,27 +39,30 @@ def _mentions(pattern, nodes) -> bool:
 
 def dispatch_line(facts: FileFacts, rule: Rule) -> int | None:
     """The first line where the module chooses between the target and CUDA, if it does."""
-    target = facts.index.aware
-    if not target.search(facts.source):
+    if not facts.index.names_target(facts.source):
         return None
-    source = word_pattern(rule.get("words", ["cuda"]))
-    for node in facts.nodes:
-        if isinstance(node, ast.If):
-            chosen = _mentions(target, [node.test])
-            both = chosen and _mentions(source, [node.test, *node.body, *node.orelse])
-        elif isinstance(node, ast.IfExp):
+    target, source = facts.index.aware, word_pattern(rule.get("words", ["cuda"]))
+    marked = facts.lines_at(word_offsets(facts.source.lower(), [w.lower() for w in facts.index.target_words], _ALNUM))
+    found = []
+    for stmt, _, _ in facts.statements():
+        if isinstance(stmt, ast.If) and facts.touches(marked, stmt.test.lineno, stmt.test.end_lineno):
+            if _mentions(target, [stmt.test]) and _mentions(source, [stmt.test, *stmt.body, *stmt.orelse]):
+                found.append(stmt.lineno)
+        elif isinstance(stmt, ast.Match):
+            patterns = [case.pattern for case in stmt.cases]
+            if _mentions(target, patterns) and _mentions(source, patterns):
+                found.append(stmt.lineno)
+    for node in facts.expressions_at(marked):
+        if isinstance(node, ast.IfExp):
             both = _mentions(target, [node.test, node.body, node.orelse]) and _mentions(source, [node])
         elif isinstance(node, ast.Dict):
             keys = [k for k in node.keys if isinstance(k, ast.Constant)]
             both = _mentions(target, keys) and _mentions(source, keys)
-        elif isinstance(node, ast.Match):
-            patterns = [case.pattern for case in node.cases]
-            both = _mentions(target, patterns) and _mentions(source, patterns)
         else:
             continue
         if both:
-            return node.lineno
-    return None
+            found.append(node.lineno)
+    return min(found, default=None)
 
 
 def dispatching(facts: FileFacts, rule: Rule) -> Iterator[Veto]:
@@ -67,17 +71,38 @@ def dispatching(facts: FileFacts, rule: Rule) -> Iterator[Veto]:
         yield Veto(rule, fill(rule.get("message"), line=str(line), edit="{edit}"))
 
 
-def agnostic_marker(facts: FileFacts, rule: Rule) -> tuple[ast.AST, str] | None:
-    """The first use of a device-agnostic API (the rule's ``markers``) in the file."""
+def agnostic_marker(facts: FileFacts, rule: Rule) -> tuple[int, str] | None:
+    """The first use of a device-agnostic API (the rule's ``markers``): its line and full name.
+    Found from the text and the imports, without a walk: ``X.accelerator`` where ``X`` is torch,
+    or a name an import binds to a marker (``from accelerate import Accelerator``)."""
     markers = tuple(rule.get("markers", ()))
-    if not any(m.rsplit(".", 1)[-1] in facts.source for m in markers):
+    lasts = {m.rsplit(".", 1)[-1] for m in markers}
+    if not markers or not any(w in facts.source for w in lasts):
         return None
-    for node in facts.nodes:
-        if isinstance(node, (ast.Attribute, ast.Name)):
-            full = facts.resolve(node)
-            if full and any(full == m or full.startswith(m + ".") for m in markers):
-                return node, full
-    return None
+
+    def marker(full: str) -> bool:
+        return any(full == m or full.startswith(m + ".") for m in markers)
+
+    bound = {local: full for local, full in facts.bindings.items() if marker(full)}
+    found = []
+    for word in sorted(lasts | bound.keys()):
+        at = facts.source.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if not (_WORD.match(facts.source, end) or (at and _WORD.match(facts.source, at - 1))):
+                prefix = _PREFIX.search(facts.source, max(0, at - 120), at)
+                full = facts.bindings.qualify(prefix.group(1).split(".") + [word]) if prefix else None
+                name = ".".join(full[0]) if full else bound.get(word)
+                if name and marker(name):
+                    found.append((facts.source.count("\n", 0, at) + 1, name))
+                    break
+            at = facts.source.find(word, end)
+    return min(found, default=None)
+
+
+_WORD = re.compile(r"\w")
+_ALNUM = re.compile(r"[A-Za-z0-9]")
+_PREFIX = re.compile(r"([A-Za-z_][\w.]*?)\s*\.\s*\Z")
 
 
 def agnostic(facts: FileFacts, rule: Rule) -> Iterator[Veto]:
@@ -85,5 +110,5 @@ def agnostic(facts: FileFacts, rule: Rule) -> Iterator[Veto]:
     if found is None:
         return
     placement = frozenset(r.id for r in facts.index.book if "device-placement" in r.tags)
-    yield Veto(rule, fill(rule.get("message"), line=str(found[0].lineno), marker=found[1], edit="{edit}"),
+    yield Veto(rule, fill(rule.get("message"), line=str(found[0]), marker=found[1], edit="{edit}"),
                None, placement)

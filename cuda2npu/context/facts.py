@@ -8,7 +8,9 @@ statement, also those the splicer leaves out of LibCST's text). Positions are 1-
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+import bisect
+import re
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Iterator
 
@@ -60,11 +62,37 @@ class FileFacts:
     tree: ast.Module
     index: RuleIndex
     project: object | None = None  # a project.ModuleResolver for the file, when the tree is known
-    bindings: Bindings = field(init=False)
+    wanted: list[int] | None = None  # 1-based lines that may hold a site, when known
+
+    @cached_property
+    def site_lines(self) -> list[int]:
+        """The lines that may hold a rule's site: no edit is anywhere else."""
+        return self.wanted if self.wanted is not None else self.lines_with(self.index.site_trigger)
 
     def __post_init__(self) -> None:
-        self.bindings = Bindings.of_ast(self.tree)
         self._lines: list[str] | None = None
+
+    @cached_property
+    def bindings(self) -> Bindings:
+        return Bindings.of_ast(self.tree)
+
+    def lines_with(self, pattern) -> list[int]:
+        """The 1-based lines on which ``pattern`` matches, in order."""
+        return self.lines_at(m.start() for m in pattern.finditer(self.source))
+
+    def lines_at(self, offsets) -> list[int]:
+        """The 1-based lines of these offsets in the source, in order."""
+        starts = self._starts
+        return sorted({bisect.bisect_right(starts, at) for at in offsets})
+
+    @cached_property
+    def _starts(self) -> list[int]:
+        return [0] + [m.end() for m in re.finditer("\n", self.source)]
+
+    @staticmethod
+    def touches(lines: list[int], first: int, last: int) -> bool:
+        """Whether one of the sorted ``lines`` lies in ``first..last``."""
+        return bisect.bisect_left(lines, first) < bisect.bisect_right(lines, last)
 
     def resolve(self, node: ast.AST) -> str | None:
         """The full dotted name an expression stands for through the file's imports."""
@@ -98,6 +126,18 @@ class FileFacts:
         return list(ast.walk(self.tree))
 
     @cached_property
+    def imports(self) -> list[ast.Import | ast.ImportFrom]:
+        """Every import statement, at any depth of statements (found without walking expressions)."""
+        return [s for s, _, _ in self.statements() if isinstance(s, (ast.Import, ast.ImportFrom))]
+
+    @cached_property
+    def cuda_only(self):
+        """The file's CUDA-only names (:class:`cuda2npu.context.guards.CudaOnly`), worked out once."""
+        from .guards import CudaOnly
+
+        return CudaOnly(self)
+
+    @cached_property
     def calls(self) -> list[ast.Call]:
         return [n for n in self.nodes if isinstance(n, ast.Call)]
 
@@ -105,7 +145,7 @@ class FileFacts:
     def defs(self) -> dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]]:
         """Functions and methods by name."""
         out: dict[str, list] = {}
-        for node in self.nodes:
+        for node, _, _ in self.statements():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 out.setdefault(node.name, []).append(node)
         return out
@@ -115,8 +155,33 @@ class FileFacts:
         """Whether the file runs as a script (``if __name__ == "__main__":`` at module level)."""
         return any(isinstance(s, ast.If) and "__main__" in ast.dump(s.test) for s in self.tree.body)
 
-    def statements(self) -> Iterator[tuple[ast.stmt, list[ast.stmt], ast.AST | None]]:
+    def expressions_at(self, lines: list[int]) -> Iterator[ast.AST]:
+        """Every expression node of the statements (headers of compound ones) that stand on one of
+        the sorted ``lines``: a walk of just the code that can matter."""
+        if not lines:
+            return
+        for stmt, _, _ in self.statements():
+            body = getattr(stmt, "body", None)
+            last = (body[0].lineno - 1 if body and isinstance(body, list) and isinstance(body[0], ast.stmt)
+                    else stmt.end_lineno or stmt.lineno)
+            if not self.touches(lines, stmt.lineno, max(last, stmt.lineno)):
+                continue
+            for name, value in ast.iter_fields(stmt):
+                if name in _BLOCKS or name in ("handlers", "cases"):
+                    continue
+                for part in value if isinstance(value, list) else [value]:
+                    if isinstance(part, ast.AST):
+                        yield from ast.walk(part)
+
+    def statements(self) -> list[tuple[ast.stmt, list[ast.stmt], ast.AST | None]]:
         """Every statement with the block holding it and its enclosing function (None: module level)."""
+        return self._statements
+
+    @cached_property
+    def _statements(self) -> list[tuple[ast.stmt, list[ast.stmt], ast.AST | None]]:
+        return list(self._walk_statements())
+
+    def _walk_statements(self) -> Iterator[tuple[ast.stmt, list[ast.stmt], ast.AST | None]]:
         stack: list[tuple[list[ast.stmt], ast.AST | None]] = [(self.tree.body, None)]
         while stack:
             block, function = stack.pop()

@@ -38,102 +38,142 @@ class Reason:
 
 
 class CudaOnly:
-    """The CUDA-only names of one file: bound by its imports, defined by it, imported from siblings."""
+    """The CUDA-only names of one file: bound by its imports (of CUDA-only libraries, or of the
+    project's CUDA-only modules) and defined by it (functions that use one, found when asked)."""
 
     def __init__(self, facts: FileFacts):
         self.facts = facts
         self.index = facts.index.cuda_only
-        self.local: dict[str, Reason] = {}
-        for node in facts.nodes:
-            if isinstance(node, ast.Import) and self.index:
+        self.imported: dict[str, Reason] = {}
+        self._functions: dict[str, Reason | None] = {}
+        self._project: dict[str, tuple[ast.ImportFrom, ast.alias]] = {}  # names from the project, unread
+        libraries = facts.index.may_use_cuda_only(facts.source)
+        for node in facts.imports:
+            if isinstance(node, ast.Import) and libraries:
                 for alias in node.names:  # `import a.b` binds `a`: its references resolve through it
                     hit = self.index.longest(alias.name.split(".")) if alias.asname or "." not in alias.name else None
                     if hit is not None:
-                        self.local[alias.asname or alias.name.split(".")[0]] = Reason(hit.value, alias.name, node.lineno)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level and self.index:
+                        self.imported[alias.asname or alias.name] = Reason(hit.value, alias.name, node.lineno)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level and libraries:
                 for alias in node.names:
                     full = f"{node.module}.{alias.name}"
                     hit = self.index.longest(full.split("."))
                     if hit is not None:
-                        self.local[alias.asname or alias.name] = Reason(hit.value, full, node.lineno)
-            elif isinstance(node, ast.ImportFrom) and facts.project is not None:
-                for alias in node.names:
-                    found = project_import(facts.project, node, alias)
-                    if found is not None:
-                        self.local.setdefault(alias.asname or alias.name, found[1])
-        self.imported = dict(self.local)
-        if self.local:
-            self._functions()
+                        self.imported[alias.asname or alias.name] = Reason(hit.value, full, node.lineno)
+            if isinstance(node, ast.ImportFrom) and facts.project is not None and (node.level or node.module):
+                for alias in node.names:  # looked up in the project index when the name is called
+                    self._project.setdefault(alias.asname or alias.name, (node, alias))
+        self.possible = bool(self.imported or self._project) or libraries  # can anything here be CUDA-only
 
-    def _functions(self) -> None:
-        """This file's functions that use a CUDA-only name (decorators included), to a fixed point."""
-        functions = [f for defs in self.facts.defs.values() for f in defs]
-        for _ in range(4):
-            grew = False
-            for function in functions:
-                if function.name in self.local:
-                    continue
-                found = self.reach([*function.decorator_list, *function.body])
-                if found is not None:
-                    root = found.what.split(" (uses ")[-1].rstrip(")")
-                    self.local[function.name] = Reason(found.rule, f"{function.name}() (uses {root})", function.lineno)
-                    grew = True
-            if not grew:
-                break
+    def name(self, name: str) -> Reason | None:
+        """Why a name used in this file is CUDA-only, if it is."""
+        if name in self._project:
+            node, alias = self._project.pop(name)
+            for _, (_, reason) in project_imports(self.facts.project, node, [alias]):
+                self.imported.setdefault(name, reason)
+        if name in self.imported:
+            return self.imported[name]
+        return self.function(name) if name in self.facts.defs else None
+
+    def function(self, name: str) -> Reason | None:
+        """Why this file's function ``name`` is CUDA-only (it, or a function it calls, calls a
+        CUDA-only API; decorators count): the reason names where the calls end, e.g. a kernel."""
+        if name in self._functions:
+            return self._functions[name]
+        self._functions[name] = None  # while it is worked out: a recursive call adds nothing
+        library = callee = None
+        for function in self.facts.defs[name]:
+            for target in [*map(_callee, function.decorator_list), *_called(function.body)]:
+                if isinstance(target, ast.Name) and target.id in self.facts.defs:
+                    if target.id != name:
+                        callee = callee or self.function(target.id)
+                else:
+                    library = library or self._target(target)
+        found = callee or library
+        if found is not None:
+            root = found.what.split(" (uses ")[-1].rstrip(")")
+            found = Reason(found.rule, f"{name}() (uses {root})", self.facts.defs[name][0].lineno)
+        self._functions[name] = found
+        return found
+
+    def _target(self, node: ast.AST) -> Reason | None:
+        """Why calling ``node`` (a name or an attribute chain) runs CUDA-only code, if it does."""
+        if isinstance(node, ast.Name):
+            return self.name(node.id)
+        full = self.facts.resolve(node) if self.index and isinstance(node, ast.Attribute) else None
+        hit = self.index.longest(full.split(".")) if full else None
+        return Reason(hit.value, full, node.lineno) if hit is not None else None
 
     def reach(self, nodes) -> Reason | None:
-        """The first CUDA-only name the code in ``nodes`` uses."""
-        for top in nodes:
-            for node in ast.walk(top):
-                if isinstance(node, ast.Name):
-                    if node.id in self.local:
-                        return self.local[node.id]
-                elif isinstance(node, ast.Attribute) and self.index:
-                    full = self.facts.resolve(node)
-                    hit = self.index.longest(full.split(".")) if full else None
-                    if hit is not None:
-                        return Reason(hit.value, full, node.lineno)
+        """The first CUDA-only API the code in ``nodes`` calls (mentioning one is not calling it:
+        ``isinstance(m, nn.DataParallel)`` is fine on NPU)."""
+        for target in _called(nodes):
+            found = self._target(target)
+            if found is not None:
+                return found
         return None
 
 
-def _guarded(facts: FileFacts) -> Iterator[tuple[ast.AST, ast.AST, list[ast.AST]]]:
+def _callee(node: ast.AST) -> ast.AST:
+    """What a call or decorator calls: ``f`` of ``f(...)``, ``kernel`` of ``kernel[grid](...)``."""
+    while isinstance(node, (ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node
+
+
+def _called(nodes) -> Iterator[ast.AST]:
+    """What every call in ``nodes`` calls, and the decorators of the functions among them."""
+    for top in nodes:
+        for node in ast.walk(top):
+            if isinstance(node, ast.Call):
+                yield _callee(node.func)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                yield from map(_callee, node.decorator_list)
+
+
+def _guarded(facts: FileFacts, lines: list[int]) -> Iterator[tuple[ast.AST, ast.AST, list[ast.AST]]]:
     """(test, where its finding goes, the code it selects) for every if, conditional expression
-    and boolean chain. An ``if`` whose body always leaves also selects the rest of its block."""
+    and boolean chain on ``lines``. An ``if`` whose body always leaves also selects the rest of its block."""
     for stmt, block, _ in facts.statements():
-        if isinstance(stmt, ast.If):
+        if isinstance(stmt, ast.If) and facts.touches(lines, stmt.test.lineno, stmt.test.end_lineno):
             selected: list[ast.AST] = [*stmt.body, *stmt.orelse]
             if stmt.body and isinstance(stmt.body[-1], _EXITS):
                 selected += block[block.index(stmt) + 1:]
             yield stmt.test, stmt.test, selected
-    for node in facts.nodes:
+    for node in facts.expressions_at(lines):
         if isinstance(node, ast.IfExp):
             yield node.test, node.test, [node.body, node.orelse]
         elif isinstance(node, ast.BoolOp):
             yield node, node, list(node.values)
 
 
-def project_import(project, node: ast.ImportFrom, alias: ast.alias):
-    """(module facts, reason) when ``from <node> import <alias>`` brings CUDA-only code from the
-    project: a CUDA-only name of that module, a module that needs CUDA, or such a submodule."""
-    if alias.name == "*":
-        return None
+def project_imports(project, node: ast.ImportFrom, aliases=None):
+    """(alias, (module facts, reason)) for each name ``from <node> import`` (or of ``aliases``)
+    brings from the project that is CUDA-only: a CUDA-only name of that module, a module that
+    needs CUDA, or such a submodule."""
     module = project.module(node.level, node.module)
-    reason = (module.names.get(alias.name) or module.reason) if module is not None else None
-    if reason is None:
-        module = project.module(node.level, f"{node.module}.{alias.name}" if node.module else alias.name)
-        reason = module.reason if module is not None else None
-    return (module, Reason(reason.rule, reason.what, reason.line, module.display)) if reason is not None else None
+    if module is None and not node.level:
+        return  # not a module of this project
+    package = module is None or module.path.name == "__init__.py"
+    for alias in node.names if aliases is None else aliases:
+        if alias.name == "*":
+            continue
+        found, reason = module, (module.name(alias.name) or module.reason) if module is not None else None
+        if reason is None and package:
+            found = project.module(node.level, f"{node.module}.{alias.name}" if node.module else alias.name)
+            reason = found.reason if found is not None else None
+        if reason is not None:
+            yield alias, (found, Reason(reason.rule, reason.what, reason.line, project.display(found)))
 
 
 def guard(facts: FileFacts, rule: Rule) -> Iterator[Veto]:
-    if facts.index.cuda_only_trigger is None:
+    cuda = facts.cuda_only
+    if not cuda.possible:
         return
-    if facts.project is None and not facts.index.cuda_only_trigger.search(facts.source):
-        return
-    cuda = CudaOnly(facts)
-    if not cuda.local:
-        return
-    for test, at, selected in _guarded(facts):
+    sites = facts.site_lines  # a test without a site has nothing to keep
+    for test, at, selected in _guarded(facts, sites):
+        if not facts.touches(sites, at.lineno, at.end_lineno):
+            continue
         found = cuda.reach(selected)
         if found is None:
             continue
@@ -147,29 +187,38 @@ def imports(facts: FileFacts, rule: Rule) -> Iterator[Note]:
     """Imports from this project's modules that bring in CUDA-only code."""
     if facts.project is None:
         return
-    for node in facts.nodes:
-        if not (isinstance(node, ast.ImportFrom) and (node.level or node.module)):
+    for node in facts.imports:
+        if not isinstance(node, ast.ImportFrom):
             continue
-        for alias in node.names:
-            found = project_import(facts.project, node, alias)
-            if found is not None:
-                module, reason = found
-                yield Note(rule, *facts.where(node), fill(
-                    rule.get("message"), name=alias.name, module=module.display, callee=reason.what,
-                    line=reason.place, rule=reason.rule.id, summary=reason.rule.summary))
-                break
+        for alias, (_, reason) in project_imports(facts.project, node):  # one finding per import
+            yield Note(rule, *facts.where(node), fill(
+                rule.get("message"), name=alias.name, module=reason.file, callee=reason.what,
+                line=reason.place, rule=reason.rule.id, summary=reason.rule.summary))
+            break
 
 
-def module_reasons(facts: FileFacts) -> tuple[dict[str, Reason], Reason | None]:
-    """For the project index: the CUDA-only names a module binds (its functions that use CUDA-only
-    code, and what it imports), and why the module itself cannot be imported without CUDA (an
-    unconditional module-level import of a CUDA-only library), if it cannot."""
-    cuda, index = CudaOnly(facts), facts.index.cuda_only
+def module_names(facts: FileFacts) -> dict[str, Reason]:
+    """For the project index: the CUDA-only names a module binds at its top level (what another
+    module can import): its imports of CUDA-only code, and its functions that call some."""
+    cuda = facts.cuda_only
+    if not cuda.possible:
+        return {}
+    out = dict(cuda.imported)
+    for stmt in facts.tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and cuda.function(stmt.name) is not None:
+            out[stmt.name] = cuda.function(stmt.name)
+    return out
+
+
+def module_reason(facts: FileFacts) -> Reason | None:
+    """For the project index: why a module cannot be imported without CUDA (an unconditional
+    module-level import of a CUDA-only library), if it cannot."""
+    index = facts.index.cuda_only
     for stmt in facts.tree.body:
         if isinstance(stmt, ast.Import) or (isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level):
             prefix = f"{stmt.module}." if isinstance(stmt, ast.ImportFrom) else ""
             for alias in stmt.names:
                 hit = index.longest((prefix + alias.name).split(".")) if index else None
                 if hit is not None:
-                    return cuda.local, Reason(hit.value, prefix + alias.name, stmt.lineno)
-    return cuda.local, None
+                    return Reason(hit.value, prefix + alias.name, stmt.lineno)
+    return None

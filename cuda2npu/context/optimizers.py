@@ -13,7 +13,9 @@ that drives optimizers is handed it, no parameter is made bfloat16, and the mode
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Iterator
 
 from ..kinds import fill
@@ -48,6 +50,22 @@ def _argument(call: ast.Call, keyword: str, position: int) -> ast.AST | None:
     return call.args[position] if len(call.args) > position else None
 
 
+@lru_cache(maxsize=64)
+def _words(names: frozenset[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:%s)\b" % "|".join(sorted({re.escape(n.rsplit(".", 1)[-1]) for n in names})))
+
+
+def _mentions(facts: FileFacts, names) -> bool:
+    """Whether the source names any of ``names`` (by its last part): a cheap test before a walk."""
+    lasts = {n.rsplit(".", 1)[-1] for n in names}
+    return any(w in facts.source for w in lasts) and _words(frozenset(names)).search(facts.source) is not None
+
+
+def _fused(facts: FileFacts) -> dict[str, Rule]:
+    """The fused-optimizer swap rules by the callable they match."""
+    return {name: r for name, r in facts.index.calls.items() if "fused-optimizer" in r.tags}
+
+
 def _names_in(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
@@ -72,7 +90,7 @@ class _Analysis:
     def __init__(self, facts: FileFacts, swap_rule: Rule | None):
         self.facts = facts
         self.data = swap_rule.spec if swap_rule is not None else {}
-        self.fused = {name: r for name, r in facts.index.calls.items() if "fused-optimizer" in r.tags}
+        self.fused = _fused(facts)
         self.fused_names = {r.get("replace") for r in self.fused.values()}
         self.owners: dict[int, tuple[str, object, ast.AST | None]] = {}
         self.stores: list[tuple[ast.stmt, ast.AST | None]] = []
@@ -84,14 +102,20 @@ class _Analysis:
             elif isinstance(stmt, ast.Return) and stmt.value is not None:
                 self.owners[id(stmt.value)] = ("return", None, function)
                 self.stores.append((stmt, function))
+
+    @cached_property
+    def optimizers(self) -> set[str]:
+        """The names assigned any optimizer: their zero_grad is their own."""
         prefixes = tuple(p + "." for p in self.data.get("optimizers", ("torch.optim",)))
-        self.optimizers = set()  # names assigned any optimizer: their zero_grad is theirs
-        for call in facts.calls:
-            full = facts.resolve(call.func) or ""
+        names = set()
+        for call in self.facts.calls:
             owner = self.owners.get(id(call))
-            if (full.startswith(prefixes) or full in self.fused or full in self.fused_names) and owner \
-                    and owner[0] == "assign":
-                self.optimizers.update(t.id for t in owner[1] if isinstance(t, ast.Name))
+            if owner is None or owner[0] != "assign":
+                continue
+            full = self.facts.resolve(call.func) or ""
+            if full.startswith(prefixes) or full in self.fused or full in self.fused_names:
+                names.update(t.id for t in owner[1] if isinstance(t, ast.Name))
+        return names
 
     def constructors(self, names) -> Iterator[tuple[ast.Call, str]]:
         for call in self.facts.calls:
@@ -227,7 +251,8 @@ class _Analysis:
 
         rule = self.facts.index.context.get("device-agnostic")
         marker = agnostic_marker(self.facts, rule) if rule is not None else None
-        return Use("agnostic", marker[0], (("call", marker[1]),)) if marker else None
+        at = ast.Pass(lineno=marker[0], col_offset=0) if marker else None
+        return Use("agnostic", at, (("call", marker[1]),)) if marker else None
 
     def risks(self, names: set[str]) -> list[Use]:
         return sorted([*self.zero_grads(names), *self.drivers(names), *self.bfloat16()],
@@ -240,9 +265,9 @@ def _message(template: str, use: Use, **values: str) -> str:
 
 def swap(facts: FileFacts, rule: Rule) -> Iterator[Veto]:
     """The stock optimizers a fused-optimizer rule would swap, kept where the swap is unsafe."""
-    analysis = _Analysis(facts, rule)
-    if not analysis.fused:
+    if not _mentions(facts, _fused(facts)):
         return
+    analysis = _Analysis(facts, rule)
     shared: list[Use] | None = None
     for call, full in analysis.constructors(analysis.fused):
         names, uses = analysis.names(call)
@@ -270,6 +295,8 @@ def swap(facts: FileFacts, rule: Rule) -> Iterator[Veto]:
 
 def traps(facts: FileFacts, rule: Rule) -> Iterator[Note]:
     """The traps of the fused optimizers already in the code, reported where they are set."""
+    if not _mentions(facts, {r.get("replace") for r in _fused(facts).values()}):
+        return
     analysis = _Analysis(facts, facts.index.context.get("optimizer-swap"))
     seen: set[int] = set()
     reasons = rule.get("reasons", {})
@@ -288,6 +315,9 @@ def clip(facts: FileFacts, rule: Rule) -> Iterator[Note]:
     """Gradient clipping over parameters where a fused optimizer (already there, or swapped in)
     could clip its own combined gradients."""
     clips = set(rule.get("clip", ()))
+    fused = _fused(facts)
+    if not (_mentions(facts, clips) and _mentions(facts, {*fused, *(r.get("replace") for r in fused.values())})):
+        return
     sites = [c for c in facts.calls if facts.resolve(c.func) in clips]
     if not sites:
         return
