@@ -74,11 +74,12 @@ class Engine:
             lines = _positions(module, [s.node for s in migrator.sites] + [anchor_node] * bool(anchor_node), plan)
         else:
             lines = collections.defaultdict(lambda: (0, 0, -1))
-        vetoed, judged = rule_out(judgement, migrator.sites, lambda s: lines[id(s.node)][:2], suppressions.covers)
+        vetoed, judged, judged_hits = rule_out(judgement, migrator.sites, lambda s: lines[id(s.node)][:2],
+                                               suppressions.covers)
         suppressed = vetoed | frozenset((id(s.node), s.rule.id) for s in migrator.sites
                                         if s.severity is None and suppressions.covers(lines[id(s.node)][0], s.rule.id))
         hits = [(lines[id(s.node)][0], s.rule.id) for s in migrator.sites]
-        hits += [(n.line, n.rule.id) for n in judgement.notes] + [(f.line, f.rule) for f in judged]
+        hits += [(n.line, n.rule.id) for n in judgement.notes] + judged_hits
         if suppressed:  # run again without the suppressed and vetoed edits
             migrator = Migrator(self.index, migrator.bindings, text, suppressed)
             new = module.visit(migrator)

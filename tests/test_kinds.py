@@ -385,25 +385,23 @@ def test_npu_aware_constructs_left_alone():
     assert [(f.rule, f.line) for f in result.findings] == [("NPU341", 10), ("NPU341", 11)]
     assert result.findings[0].message == (
         "not made (torch.cuda.is_available -> torch.npu.is_available): this module already dispatches "
-        "between NPU and CUDA (line 2), and this CUDA code is outside any dispatch; give it an NPU branch "
-        "like the others")
+        "to NPU (line 2), and this CUDA code is outside any dispatch; give it an NPU branch like the others")
 
 
-def test_npu_aware_constructs_left_alone_in_a_module_that_does_not_dispatch():
+def test_code_that_names_npu_without_dispatching_is_migrated():
+    """A script ported by hand halfway (NPU calls, no choice between devices) is finished."""
     check('''\
         import torch
         import torch_npu
-        if torch.npu.is_available():
-            torch.npu.synchronize()
-        dev = "npu" if torch.npu.is_available() else "cpu"
+        torch.npu.set_device(0)
+        dev = "npu" if args.npu else "cpu"
         table = {"npu": torch.npu.synchronize, "cpu": None}
         torch.cuda.synchronize()
         ''', '''\
         import torch
         import torch_npu
-        if torch.npu.is_available():
-            torch.npu.synchronize()
-        dev = "npu" if torch.npu.is_available() else "cpu"
+        torch.npu.set_device(0)
+        dev = "npu" if args.npu else "cpu"
         table = {"npu": torch.npu.synchronize, "cpu": None}
         torch.npu.synchronize()
         ''')

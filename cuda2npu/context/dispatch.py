@@ -1,13 +1,15 @@
 """Checks ``dispatching-module`` and ``device-agnostic``: code that already serves the target.
 
-A module that dispatches between the target and CUDA (an ``if``/``elif`` chain, conditional
-expression, ``match`` or dict that names both, e.g. ``"npu" if is_torch_npu_available() else
-"cuda"``) is a library that supports both: its CUDA branches must stay CUDA. Its edits are not made;
-each becomes a finding, since a CUDA call outside the dispatch still needs an NPU branch.
+A module that dispatches to the target (an ``if`` whose test names it, such as
+``is_torch_npu_available()`` or ``device.type == "npu"``; a conditional expression, ``match`` or
+dict that names both it and CUDA; an ``X["npu"] = ...`` entry of a dispatch table) already runs
+with and without an NPU: its CUDA branches must stay CUDA. Its edits are not made; each becomes a
+finding, since a CUDA call outside the dispatch still needs an NPU branch.
 
 A device-agnostic module (the device comes from ``torch.accelerator``, accelerate's
-``Accelerator``, ...) runs on every backend: a hard-coded ``npu`` would break the others, so the
-device-placement rewrites (rules tagged ``device-placement``) are not made there.
+``Accelerator``, ...) runs on every backend: a hard-coded ``npu`` (a device string, ``torch.npu``)
+would break the others, and a partial rewrite would pair a ``"cuda"`` key with an NPU call. Its
+edits are not made either; each is reported with the device-agnostic spelling to use.
 """
 
 from __future__ import annotations
@@ -46,7 +48,11 @@ def dispatch_line(facts: FileFacts, rule: Rule) -> int | None:
     found = []
     for stmt, _, _ in facts.statements():
         if isinstance(stmt, ast.If) and facts.touches(marked, stmt.test.lineno, stmt.test.end_lineno):
-            if _mentions(target, [stmt.test]) and _mentions(source, [stmt.test, *stmt.body, *stmt.orelse]):
+            if _mentions(target, [stmt.test]):  # an NPU branch: the code also runs where there is none
+                found.append(stmt.lineno)
+        elif isinstance(stmt, ast.Assign) and facts.touches(marked, stmt.lineno, stmt.lineno):
+            keys = [t.slice for t in stmt.targets if isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Constant)]
+            if _mentions(target, keys):  # TABLE["npu"] = ...: an NPU entry of a dispatch table
                 found.append(stmt.lineno)
         elif isinstance(stmt, ast.Match):
             patterns = [case.pattern for case in stmt.cases]
@@ -109,6 +115,4 @@ def agnostic(facts: FileFacts, rule: Rule) -> Iterator[Veto]:
     found = agnostic_marker(facts, rule)
     if found is None:
         return
-    placement = frozenset(r.id for r in facts.index.book if "device-placement" in r.tags)
-    yield Veto(rule, fill(rule.get("message"), line=str(found[0]), marker=found[1], edit="{edit}"),
-               None, placement)
+    yield Veto(rule, fill(rule.get("message"), line=str(found[0]), marker=found[1], edit="{edit}"))

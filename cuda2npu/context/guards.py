@@ -69,7 +69,7 @@ class CudaOnly:
         """Why a name used in this file is CUDA-only, if it is."""
         if name in self._project:
             node, alias = self._project.pop(name)
-            for _, (_, reason) in project_imports(self.facts.project, node, [alias]):
+            for _, (_, reason) in project_imports(self.facts.project, node, [alias], calls=True):
                 self.imported.setdefault(name, reason)
         if name in self.imported:
             return self.imported[name]
@@ -132,14 +132,17 @@ def _called(nodes) -> Iterator[ast.AST]:
 
 
 def _guarded(facts: FileFacts, lines: list[int]) -> Iterator[tuple[ast.AST, ast.AST, list[ast.AST]]]:
-    """(test, where its finding goes, the code it selects) for every if, conditional expression
-    and boolean chain on ``lines``. An ``if`` whose body always leaves also selects the rest of its block."""
+    """(test, where its finding goes, the code it selects) for every if, assert, conditional
+    expression and boolean chain on ``lines``. An ``if`` whose body always leaves, and an
+    ``assert``, also select the rest of their block."""
     for stmt, block, _ in facts.statements():
         if isinstance(stmt, ast.If) and facts.touches(lines, stmt.test.lineno, stmt.test.end_lineno):
             selected: list[ast.AST] = [*stmt.body, *stmt.orelse]
             if stmt.body and isinstance(stmt.body[-1], _EXITS):
                 selected += block[block.index(stmt) + 1:]
             yield stmt.test, stmt.test, selected
+        elif isinstance(stmt, ast.Assert) and facts.touches(lines, stmt.test.lineno, stmt.test.end_lineno):
+            yield stmt.test, stmt.test, block[block.index(stmt) + 1:]  # what runs once it holds
     for node in facts.expressions_at(lines):
         if isinstance(node, ast.IfExp):
             yield node.test, node.test, [node.body, node.orelse]
@@ -147,10 +150,11 @@ def _guarded(facts: FileFacts, lines: list[int]) -> Iterator[tuple[ast.AST, ast.
             yield node, node, list(node.values)
 
 
-def project_imports(project, node: ast.ImportFrom, aliases=None):
+def project_imports(project, node: ast.ImportFrom, aliases=None, *, calls: bool = False):
     """(alias, (module facts, reason)) for each name ``from <node> import`` (or of ``aliases``)
     brings from the project that is CUDA-only: a CUDA-only name of that module, a module that
-    needs CUDA, or such a submodule."""
+    needs CUDA, or such a submodule. With ``calls``, only names whose call runs CUDA-only code
+    (a plain function of a module that imports Triton is not)."""
     module = project.module(node.level, node.module)
     if module is None and not node.level:
         return  # not a module of this project
@@ -158,8 +162,8 @@ def project_imports(project, node: ast.ImportFrom, aliases=None):
     for alias in node.names if aliases is None else aliases:
         if alias.name == "*":
             continue
-        found, reason = module, (module.name(alias.name) or module.reason) if module is not None else None
-        if reason is None and package:
+        found, reason = module, (module.name(alias.name) or (None if calls else module.reason)) if module else None
+        if reason is None and package and not calls:
             found = project.module(node.level, f"{node.module}.{alias.name}" if node.module else alias.name)
             reason = found.reason if found is not None else None
         if reason is not None:

@@ -75,14 +75,15 @@ def judge(source: str, tree: ast.Module, index: RuleIndex, project=None, wanted:
     return judgement
 
 
-def rule_out(judgement: Judgement, sites, where, covered) -> tuple[frozenset, list]:
+def rule_out(judgement: Judgement, sites, where, covered) -> tuple[frozenset, list, list]:
     """Apply ``judgement`` to the edit sites the rule kinds found. ``where(site)`` gives a site's
     (line, col); ``covered(line, rule_id)`` tells a user's suppression. Returns the (node id, rule
-    id) pairs not to edit and the findings the vetoes make (one per veto that stopped an edit, or
-    one per stopped edit for a veto without a place of its own)."""
+    id) pairs not to edit, the findings the vetoes make (one per veto that stopped an edit, or
+    one per stopped edit for a veto without a place of its own), and where each would stand
+    (line, rule id), suppressed or not."""
     from ..results import Finding
 
-    vetoed, findings, seen = set(), [], set()
+    vetoed, findings, seen, hits = set(), [], set(), []
     for site in sites:
         if site.severity is not None:
             continue
@@ -95,10 +96,13 @@ def rule_out(judgement: Judgement, sites, where, covered) -> tuple[frozenset, li
         vetoed.add((id(site.node), site.rule.id))
         at = veto.at or (line, col)
         key = (id(veto), at[0] if veto.at is None else 0)
-        if veto.message and key not in seen and not covered(at[0], veto.rule.id):
+        if veto.message and key not in seen:
             seen.add(key)
-            findings.append(Finding(veto.rule.id, *at, veto.rule.severity, veto.message.replace("{edit}", site.message)))
-    return frozenset(vetoed), findings
+            hits.append((at[0], veto.rule.id))
+            if not covered(at[0], veto.rule.id):
+                findings.append(Finding(veto.rule.id, *at, veto.rule.severity,
+                                        veto.message.replace("{edit}", site.message)))
+    return frozenset(vetoed), findings, hits
 
 
 def notes(judgement: Judgement, edited: set[str], covered) -> list:
