@@ -328,7 +328,8 @@ def clip(facts: FileFacts, rule: Rule) -> Iterator[Note]:
     call, full = found[0]
     names, _ = analysis.names(call)
     requires = frozenset() if full in analysis.fused_names else frozenset({analysis.fused[full].id})
+    fused = full if full in analysis.fused_names else analysis.fused[full].get("replace")
     for site in sites:
-        message = fill(rule.get("message"), name=full, call=text_of(site.func),
+        message = fill(rule.get("message"), name=fused, call=text_of(site.func),
                        var=sorted(names)[0] if names else "optimizer", line=str(call.lineno))
         yield Note(rule, *facts.where(site), message, requires)
