@@ -44,6 +44,10 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("cuda2npu: interrupted; every file is either unchanged or fully migrated", err=True)
             sys.exit(130)
+        except BrokenPipeError:  # `cuda2npu migrate --diff | head`: the reader left; say nothing more
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

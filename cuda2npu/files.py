@@ -35,6 +35,7 @@ class Source:
     dest: Path | None = None  # --out-dir copy; None: in place
     ignore: tuple[str, ...] = ()  # rule ids not applied to this file (per-file-ignores)
     kind: str = "python"  # python, notebook, text (text rules), or other (only copied to --out-dir)
+    out_root: Path | None = None  # the --out-dir folder that ``dest`` lies in
 
 
 def file_kind(path: Path, text_patterns: Iterable[str] = ()) -> str:
@@ -135,7 +136,8 @@ def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Excluder
                     raise UsageError(f"--out-dir: {dests[dest]} and {path} would both be written to {dest}")
                 dests[dest] = str(path)
             sources.append(Source(path, str(path) if root.is_dir() else given, dest,
-                                  kind=file_kind(Path(given) if not root.is_dir() else path, text_patterns)))
+                                  kind=file_kind(Path(given) if not root.is_dir() else path, text_patterns),
+                                  out_root=out))
     return sources
 
 
@@ -178,18 +180,48 @@ def read_regular(path: Path, limit: int | None = MAX_FILE_BYTES) -> bytes:
     return data
 
 
+def in_place_refusal(path: Path) -> str | None:
+    """Why a file must not be replaced in place, if it must not. Replacing gives a new inode owned
+    by whoever runs cuda2npu, so a file with other hard links (they would keep the old code), a
+    file of another user (root keeps its owner instead), and one not writable are left alone."""
+    info = path.stat()
+    if not info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK):
+        return "read-only file: not written"
+    if info.st_nlink > 1:
+        return f"has {info.st_nlink} hard links: not written (a rewrite would split them; migrate a copy)"
+    if hasattr(os, "geteuid") and os.geteuid() not in (0, info.st_uid):
+        return "owned by another user: not written (the rewrite would become yours)"
+    return None
+
+
+def through_link(dest: Path, root: Path | None) -> str | None:
+    """Why a --out-dir file must not be written, if it must not: a link (to a file or a folder) in
+    the output tree that cuda2npu did not make would send the write elsewhere."""
+    folder = dest
+    while True:
+        if folder.is_symlink():
+            return f"{folder} is a symlink in the output folder: {dest} not written"
+        if root is None or folder == root or folder.parent == folder:
+            return None
+        folder = folder.parent
+
+
 def write_atomic(path: Path, data: bytes, like: Path | None = None) -> None:
-    """Write ``data`` to ``path`` via a temporary file and a rename, keeping ``like``'s mode."""
+    """Write ``data`` to ``path`` via a temporary file and a rename, keeping ``like``'s mode (and,
+    when run as root, its owner and group)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = stat.S_IMODE((like or path).stat().st_mode) if (like or path).exists() else None
+    original = (like or path).stat() if (like or path).exists() else None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".cuda2npu.tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        if original is not None:
+            os.chmod(tmp, stat.S_IMODE(original.st_mode))
+            in_place = like is None or like == path
+            if in_place and hasattr(os, "geteuid") and os.geteuid() == 0:
+                os.chown(tmp, original.st_uid, original.st_gid)
         os.replace(tmp, path)
     except BaseException:
         try:

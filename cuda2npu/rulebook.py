@@ -150,10 +150,12 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> _LineDict:
-    keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
-    for key in keys:
-        if keys.count(key) > 1:
-            raise yaml.MarkedYAMLError(problem=f"duplicate key '{key}'", problem_mark=node.start_mark)
+    seen: set = set()
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode):
+            if key.value in seen:
+                raise yaml.MarkedYAMLError(problem=f"duplicate key '{key.value}'", problem_mark=key.start_mark)
+            seen.add(key.value)
     mapping = _LineDict(loader.construct_mapping(node, deep=deep))
     mapping.line = node.start_mark.line + 1
     return mapping
@@ -203,7 +205,12 @@ def load_rulebook(extra: Iterable[str | Path] = (), *, target: str = DEFAULT_TAR
 
 def _load_file(path: Path) -> tuple[str, list[Rule]]:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (safe loader)
+        text = path.read_text(encoding="utf-8")
+        alias = next((e for e in yaml.parse(text, Loader=_Loader) if isinstance(e, yaml.AliasEvent)), None)
+        if alias is not None:  # an alias can stand for a huge tree: rules have no use for them
+            raise RuleError(str(path), "YAML aliases (*name) are not allowed in rule files",
+                            line=alias.start_mark.line + 1)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (safe loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise RuleError(str(path), f"invalid YAML: {exc.problem or exc.context}",

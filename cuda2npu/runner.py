@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
-from .files import MAX_FILE_BYTES, ReadError, Source, read_regular, write_atomic
+from .files import MAX_FILE_BYTES, ReadError, Source, in_place_refusal, read_regular, through_link, write_atomic
 from .prefilter import trigger_pattern
 from .results import Edit, Finding, SourceError
 from .rulebook import RuleBook
@@ -181,9 +181,12 @@ def _write(source: Source, data: bytes, new: bytes, result: FileResult) -> None:
     if source.dest is None:
         if new == data:
             return  # untouched: same bytes, same mtime
-        if not source.path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
-            result.error = "read-only file: not written"
-            return
+        refusal = in_place_refusal(source.path)
+    else:
+        refusal = through_link(source.dest, source.out_root)
+    if refusal:
+        result.error = refusal
+        return
     target = source.dest or source.path
     global _writing
     _writing = True
@@ -213,11 +216,26 @@ def _stop_worker(signum: int, frame) -> None:
 
 def _init_worker(book: RuleBook, options: Options) -> None:
     global _worker
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C and stops the pool
     signal.signal(signal.SIGTERM, _stop_worker)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)  # held while this process was forked (_submit)
     _worker = (Engines(book, options.positions), options)
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM this worker when the process that started it dies (even by SIGKILL), so no
+    worker lives on as an orphan. Elsewhere the pool's own shutdown has to do."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before the call took effect
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
 
 
 def _submit(pool, source: Source):

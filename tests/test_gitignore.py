@@ -117,3 +117,64 @@ def test_a_file_over_the_size_limit_is_refused(cli, tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "big.py: error: larger than 0 MiB" in result.stderr
     assert (tmp_path / "small.py").read_text() == NPU
+
+
+# -- what is written, and through what -----------------------------------------------------------
+
+def test_out_dir_never_writes_through_a_link_it_did_not_make(cli, tmp_path):
+    src, out, elsewhere = tmp_path / "src", tmp_path / "out", tmp_path / "elsewhere"
+    tree(src, {"sub/train.py": CUDA, "top.py": CUDA})
+    elsewhere.mkdir()
+    out.mkdir()
+    (out / "sub").symlink_to(elsewhere, target_is_directory=True)
+    result = cli("migrate", "--out-dir", out, src)
+    assert result.exit_code == 1
+    assert f"{out / 'sub'} is a symlink in the output folder" in result.stderr
+    assert list(elsewhere.iterdir()) == []
+    assert (out / "top.py").read_text() == NPU
+    assert (src / "sub" / "train.py").read_text() == CUDA
+
+
+def test_a_file_with_hard_links_is_refused_not_split(cli, tmp_path):
+    tree(tmp_path, {"a.py": CUDA})
+    os.link(tmp_path / "a.py", tmp_path / "b.py")
+    result = cli("migrate", "--jobs", "1", tmp_path / "a.py")
+    assert result.exit_code == 1
+    assert "has 2 hard links: not written" in result.stderr
+    assert (tmp_path / "b.py").read_text() == CUDA == (tmp_path / "a.py").read_text()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to own files as another user")
+def test_root_keeps_the_owner_and_group_of_a_migrated_file(cli, tmp_path):
+    tree(tmp_path, {"a.py": CUDA})
+    os.chown(tmp_path / "a.py", 12345, 23456)
+    assert cli("migrate", tmp_path / "a.py").exit_code == 0
+    info = (tmp_path / "a.py").stat()
+    assert (info.st_uid, info.st_gid) == (12345, 23456)
+    assert (tmp_path / "a.py").read_text() == NPU
+
+
+def test_a_diff_into_a_closed_pipe_ends_quietly(tmp_path):
+    tree(tmp_path, {f"f{i}.py": CUDA for i in range(30)})
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    import sys
+    run = subprocess.run(f"{sys.executable} -m cuda2npu migrate --diff {tmp_path} | head -1", shell=True,
+                         capture_output=True, env=env, timeout=60)
+    assert run.stdout.startswith(b"--- a/")
+    assert b"Traceback" not in run.stderr
+
+
+def test_yaml_aliases_and_duplicate_keys_in_rule_files_are_refused_quickly(tmp_path):
+    from cuda2npu.rulebook import RuleError, load_rulebook
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+        + "rules: []\n")
+    with pytest.raises(RuleError, match="YAML aliases"):
+        load_rulebook([bomb], builtin=False)
+    many = tmp_path / "many.yaml"
+    many.write_text("rules:\n  - id: X1\n    kind: report\n    summary: s\n    match: a.b\n    message: m\n"
+                    + "".join(f"    k{i}: v\n" for i in range(40000)) + "    k7: again\n")
+    with pytest.raises(RuleError, match="duplicate key 'k7'"):
+        load_rulebook([many], builtin=False)
