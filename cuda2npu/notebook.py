@@ -16,11 +16,22 @@ from typing import Any, Callable
 from .results import Migration, SourceError
 
 _LINES = re.compile(r"[^\n]*\n|[^\n]+\Z")  # lines as Python and nbformat count them
-_CELL = "# cuda2npu-cell-{}"
-_CELL_LINE = re.compile(r"^# cuda2npu-cell-(\d+)\r?\n", re.M)
 _MAGIC = re.compile(r"^(\s*)(?:[%!?]|\w[\w.,\s]*=\s*[!%])")  # %magic, !shell, ?help, x = !cmd
-_MASK = "{}pass  # cuda2npu-magic-{}"
-_MASKED = re.compile(r"^(\s*)pass  # cuda2npu-magic-(\d+)$")
+
+
+class _Markers:
+    """The marker comments of one notebook: a word found nowhere in it, so that no text of a cell
+    can be taken for a marker (a cell may well contain ``# cuda2npu-cell-0``)."""
+
+    def __init__(self, text: str):
+        n = 0
+        while f"c2n{n}x" in text:
+            n += 1
+        word = f"c2n{n}x"
+        self.cell = "# " + word + "-cell-{}"
+        self.cell_line = re.compile(r"^# %s-cell-(\d+)\r?\n" % word, re.M)
+        self.mask = "{}pass  # " + word + "-magic-{}"
+        self.masked = re.compile(r"^(\s*)pass  # %s-magic-(\d+)$" % word)
 _PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")  # their cell body is Python
 _LAYOUTS = [(indent, ascii_only) for indent in (1, 2, 4, None) for ascii_only in (False, True)]
 
@@ -36,30 +47,40 @@ def _layout(nb: Any, text: str) -> Callable[[Any], str]:
     raise SourceError("notebook JSON is laid out in a way that cannot be kept exactly: not migrated", 1)
 
 
+def _table(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _code_cells(nb: Any) -> list[tuple[int, str]]:
     """(index, source) of the Python code cells of a Python notebook (not %%bash, %%writefile, ...)."""
-    language = (nb.get("metadata", {}).get("kernelspec", {}).get("language")
-                or nb.get("metadata", {}).get("language_info", {}).get("name") or "python")
-    if not isinstance(nb.get("cells"), list) or language.lower() != "python":
+    if "worksheets" in nb and "cells" not in nb:
+        raise SourceError(f"nbformat {nb.get('nbformat', 3)} notebook: not migrated (convert it to nbformat 4 "
+                          "first: jupyter nbconvert --to notebook --inplace)", 1)
+    metadata = _table(nb.get("metadata"))
+    language = (_table(metadata.get("kernelspec")).get("language")
+                or _table(metadata.get("language_info")).get("name") or "python")
+    if not isinstance(nb.get("cells"), list) or not isinstance(language, str) or language.lower() != "python":
         return []
     cells = []
     for i, cell in enumerate(nb["cells"]):
         if isinstance(cell, dict) and cell.get("cell_type") == "code":
             source = cell.get("source", "")
+            if not (isinstance(source, str) or (isinstance(source, list) and all(isinstance(s, str) for s in source))):
+                raise SourceError(f"invalid notebook: cell {i + 1} has a source that is not text", 1)
             text = "".join(source) if isinstance(source, list) else source
             if not text.startswith("%%") or text.split(None, 1)[0] in _PYTHON_CELL_MAGICS:
                 cells.append((i, text))
     return cells
 
 
-def _mask(text: str, magics: list[str]) -> str:
+def _mask(text: str, magics: list[str], markers: _Markers) -> str:
     """Magic and shell lines as numbered ``pass`` lines."""
     out = []
     for line in _LINES.findall(text):
         body = line.rstrip("\r\n")
         match = _MAGIC.match(body)
         if match:
-            out.append(_MASK.format(match.group(1), len(magics)) + line[len(body):])
+            out.append(markers.mask.format(match.group(1), len(magics)) + line[len(body):])
             magics.append(body)
         else:
             out.append(line)
@@ -74,11 +95,11 @@ def _cell_magic(text: str) -> tuple[str, str]:
     return first + "\n", rest
 
 
-def _unmask(text: str, magics: list[str]) -> str:
+def _unmask(text: str, magics: list[str], markers: _Markers) -> str:
     out = []
     for line in _LINES.findall(text):
         body = line.rstrip("\r\n")
-        match = _MASKED.match(body)
+        match = markers.masked.match(body)
         out.append(magics[int(match.group(2))] + line[len(body):] if match else line)
     return "".join(out)
 
@@ -94,12 +115,17 @@ def migrate_notebook(text: str, migrate: Callable[[str], Migration]) -> tuple[st
     dump = _layout(nb, text)
     cells = _code_cells(nb)
     magics: list[str] = []
+    markers = _Markers(text)
     heads = {i: _cell_magic(src) for i, src in cells}
-    program = "".join(f"{_CELL.format(i)}\n{_mask(heads[i][1], magics)}\n" for i, _ in cells)
+    program = "".join(f"{markers.cell.format(i)}\n{_mask(heads[i][1], magics, markers)}\n" for i, _ in cells)
     result = migrate(program)
     if not result.changed:
-        return text, _cell_positions(result, program), []
-    new_sources = {i: heads[i][0] + body for (i, _), body in zip(cells, _split(_unmask(result.code, magics)))}
+        return text, _cell_positions(result, program, markers), []
+    bodies = _split(_unmask(result.code, magics, markers), markers)
+    if len(bodies) != len(cells):  # never write cells that did not come back whole
+        raise SourceError("internal error: the notebook's cells could not be told apart after migration; "
+                          "not migrated", 1)
+    new_sources = {i: heads[i][0] + body for (i, _), body in zip(cells, bodies)}
     diffs = []
     for i, old in cells:
         new = new_sources[i]
@@ -109,18 +135,18 @@ def migrate_notebook(text: str, migrate: Callable[[str], Migration]) -> tuple[st
             diff = difflib.unified_diff(_LINES.findall(old), _LINES.findall(new),
                                         f"cell {i + 1} (before)", f"cell {i + 1} (after)")
             diffs.append("".join(line if line.endswith("\n") else line + "\n" for line in diff))
-    return dump(nb), _cell_positions(result, program), diffs
+    return dump(nb), _cell_positions(result, program, markers), diffs
 
 
-def _split(code: str) -> list[str]:
+def _split(code: str, markers: _Markers) -> list[str]:
     """The joined program back into cell sources (each lost the newline added when joining)."""
-    parts = _CELL_LINE.split(code)[1:]
+    parts = markers.cell_line.split(code)[1:]
     return [body[:-1] if body.endswith("\n") else body for body in parts[1::2]]
 
 
-def _cell_positions(result: Migration, program: str) -> Migration:
+def _cell_positions(result: Migration, program: str, markers: _Markers) -> Migration:
     """Edits and findings with lines counted inside their cell, and the cell named in the message."""
-    starts = [(program.count("\n", 0, m.start()) + 2, int(m.group(1))) for m in _CELL_LINE.finditer(program)]
+    starts = [(program.count("\n", 0, m.start()) + 2, int(m.group(1))) for m in markers.cell_line.finditer(program)]
 
     def where(item):
         line, cell = next(((item.line - first + 1, c) for first, c in reversed(starts) if item.line >= first),

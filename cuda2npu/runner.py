@@ -178,12 +178,15 @@ def _migrate_text(data: bytes, engines: Engines, source: Source, result: FileRes
 
 def _write(source: Source, data: bytes, new: bytes, result: FileResult) -> None:
     """In place only when changed and writable; to --out-dir always."""
-    if source.dest is None:
-        if new == data:
-            return  # untouched: same bytes, same mtime
-        refusal = in_place_refusal(source.path)
-    else:
-        refusal = through_link(source.dest, source.out_root)
+    try:
+        if source.dest is None:
+            if new == data:
+                return  # untouched: same bytes, same mtime
+            refusal = in_place_refusal(source.path)
+        else:
+            refusal = through_link(source.dest, source.out_root)
+    except OSError as exc:  # e.g. deleted while the run was on
+        refusal = f"cannot write: {exc.strerror or exc}"
     if refusal:
         result.error = refusal
         return

@@ -75,3 +75,45 @@ def test_cli_on_a_notebook(cli, tmp_path):
     bad.write_text('{"cells": [ "cuda"')
     result = cli("migrate", bad)
     assert result.exit_code == 1 and f"{bad}:1: error: invalid notebook JSON" in result.stderr
+
+
+@pytest.mark.parametrize("trap", ["# cuda2npu-cell-0", "pass  # cuda2npu-magic-0", "# c2n0x-cell-1"])
+def test_cells_holding_the_marker_texts_come_back_whole(tmp_path, cli, trap):
+    """Marker comments are words no cell contains: a cell quoting one loses nothing."""
+    import json
+
+    cells = [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+              "source": ["import torch\n", f"{trap}\n", "x = t.cuda()\n", "!nvidia-smi"]},
+             {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+              "source": [f"{trap}\n", "y = torch.cuda.synchronize()"]}]
+    nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(nb, indent=1) + "\n")
+    assert cli("migrate", path).exit_code == 0
+    got = json.loads(path.read_text())["cells"]
+    assert got[0]["source"] == ["import torch\n", "import torch_npu\n", f"{trap}\n", "x = t.npu()\n", "!nvidia-smi"]
+    assert got[1]["source"] == [f"{trap}\n", "y = torch.npu.synchronize()"]
+
+
+@pytest.mark.parametrize(("nb", "error"), [
+    ({"cells": [], "metadata": {"kernelspec": "python3"}, "nbformat": 4, "nbformat_minor": 5}, None),
+    ({"cells": [], "metadata": [], "nbformat": 4, "nbformat_minor": 5}, None),
+    ({"cells": [{"cell_type": "code", "source": 3, "metadata": {}, "outputs": []}], "metadata": {},
+      "nbformat": 4, "nbformat_minor": 5}, "invalid notebook: cell 1 has a source that is not text"),
+    ({"worksheets": [{"cells": []}], "metadata": {}, "nbformat": 3, "nbformat_minor": 0},
+     "nbformat 3 notebook: not migrated"),
+])
+def test_malformed_notebooks_fail_alone(tmp_path, cli, nb, error):
+    import json
+
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text(json.dumps({**nb, "x": "torch.cuda"}, indent=1) + "\n")  # a trigger word: it is read
+    good = tmp_path / "good.py"
+    good.write_text("import torch\nx = t.cuda()\n")
+    result = cli("migrate", "--jobs", "1", tmp_path)
+    assert "Traceback" not in result.stderr and result.traceback == ""
+    assert good.read_text() == "import torch\nimport torch_npu\nx = t.npu()\n"
+    if error:
+        assert result.exit_code == 1 and f"bad.ipynb:1: error: {error}" in result.stderr
+    else:
+        assert result.exit_code == 0
