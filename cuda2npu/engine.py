@@ -52,8 +52,9 @@ class Engine:
         if suppressions.skip_file:
             return Migration(source, source)
         tree = _python_ast(source)
-        wanted = splice.wanted_lines(source, tree, self.index.site_trigger) if tree is not None else None
-        judgement = judge(source, tree, self.index, project, wanted) if tree is not None else Judgement()
+        imports: list = []
+        wanted = splice.wanted_lines(source, tree, self.index.site_trigger, imports) if tree is not None else None
+        judgement = judge(source, tree, self.index, project, wanted, imports) if tree is not None else Judgement()
         plan = splice.plan(source, tree, wanted) if self.splice and tree is not None else None
         if plan is not None:
             try:

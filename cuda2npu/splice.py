@@ -72,9 +72,10 @@ class Plan:
         return out
 
 
-def wanted_lines(source: str, tree: ast.Module, trigger: re.Pattern[str]) -> list[int]:
-    """0-based lines that may hold a site (see :func:`_wanted_lines`); no site is anywhere else."""
-    return _wanted_lines(source, _LINE.findall(source), tree, trigger)
+def wanted_lines(source: str, tree: ast.Module, trigger: re.Pattern[str], imports: list | None = None) -> list[int]:
+    """0-based lines that may hold a site (see :func:`_wanted_lines`); no site is anywhere else.
+    The import statements met on the way are added to ``imports`` (the analyses need them too)."""
+    return _wanted_lines(source, _LINE.findall(source), tree, trigger, imports)
 
 
 def plan(source: str, tree: ast.Module, wanted: list[int]) -> Plan | None:
@@ -147,7 +148,8 @@ class _Scan:
                 and not (first and self.lines[first - 1].rstrip().endswith("\\")))
 
 
-def _wanted_lines(source: str, lines: list[str], tree: ast.Module, trigger: re.Pattern[str]) -> list[int]:
+def _wanted_lines(source: str, lines: list[str], tree: ast.Module, trigger: re.Pattern[str],
+                  imports: list | None = None) -> list[int]:
     """0-based lines that may hold a site: a trigger word, an absolute import (it binds the names
     rules resolve), or a name that an import with a trigger word binds (``from torch import cuda
     as C`` makes ``C.synchronize()`` a site)."""
@@ -157,6 +159,8 @@ def _wanted_lines(source: str, lines: list[str], tree: ast.Module, trigger: re.P
     while stack:
         node = stack.pop()
         if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if imports is not None:
+                imports.append(node)
             if not getattr(node, "level", 0):
                 wanted.add(node.lineno - 1)
             if trigger.search("".join(lines[node.lineno - 1:node.end_lineno])):

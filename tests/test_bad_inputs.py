@@ -24,7 +24,8 @@ def _error_lines(stderr: str, path) -> list[str]:
 
 # --- a 5 MB file with its CUDA sites at the end ----------------------------------------------------
 
-def test_five_megabyte_file_is_migrated_quickly(tmp_path, proc):
+def test_five_megabyte_file_is_migrated_exactly(tmp_path, proc):
+    """Correctness only: its speed is measured by benchmarks/large_files.py, not by a timed test."""
     filler = "".join(f"def helper_{i}(a, b):\n    return a + b * {i}\n\n\n" for i in range(97_500))
     head = "import torch\n\n\n"
     tail = ("def main():\n    model = Net().cuda()\n    torch.cuda.synchronize()\n"
@@ -33,12 +34,7 @@ def test_five_megabyte_file_is_migrated_quickly(tmp_path, proc):
     path.write_text(head + filler + tail, encoding="utf-8")
     assert path.stat().st_size >= 4_900_000
 
-    start = time.monotonic()
-    try:
-        done = proc("migrate", path, timeout=30)
-    except subprocess.TimeoutExpired:
-        pytest.fail("a 5 MB file with three CUDA sites took more than 30 s (10 s expected)")
-    elapsed = time.monotonic() - start
+    done = proc("migrate", path, timeout=300)  # a bound against a hang, not a speed claim
 
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     expected = ("import torch\nimport torch_npu\n\n\n" + filler + "def main():\n    model = Net().npu()\n"
@@ -48,7 +44,6 @@ def test_five_megabyte_file_is_migrated_quickly(tmp_path, proc):
     assert data[:40] == want[:40]
     same = data == want  # not compared in the assert: pytest would diff 5 MB
     assert same, f"differs from byte {next((i for i, (a, b) in enumerate(zip(data, want)) if a != b), len(want))}"
-    assert elapsed < 10, f"a 5 MB file took {elapsed:.1f} s"
 
 
 # --- deep nesting: migrated, or one clean error; the next file is still migrated -------------------

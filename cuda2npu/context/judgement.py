@@ -61,13 +61,16 @@ def _checks() -> dict[str, Check]:
             "dispatching-module": dispatch.dispatching, "device-agnostic": dispatch.agnostic}
 
 
-def judge(source: str, tree: ast.Module, index: RuleIndex, project=None, wanted: list[int] | None = None) -> Judgement:
+def judge(source: str, tree: ast.Module, index: RuleIndex, project=None, wanted: list[int] | None = None,
+          imports: list | None = None) -> Judgement:
     """Run every context rule's check on one file (``wanted``: the 0-based lines that may hold a
-    site, when the caller knows them)."""
+    site, and ``imports``: its import statements, when the caller has them already)."""
     judgement = Judgement()
     if not index.context:
         return judgement
     facts = FileFacts(source, tree, index, project, None if wanted is None else [n + 1 for n in wanted])
+    if imports is not None:
+        facts.imports = sorted(imports, key=lambda n: (n.lineno, n.col_offset))  # as the walk would list them
     checks = _checks()
     for check, rule in index.context.items():
         for result in checks[check](facts, rule):
