@@ -206,12 +206,19 @@ def _with_deep_stack(function, *args):
                 gc.enable()
 
     limit, size = sys.getrecursionlimit(), threading.stack_size()
-    threading.stack_size(STACK_SIZE)
-    sys.setrecursionlimit(max(limit, RECURSION_LIMIT))
     try:
-        thread = threading.Thread(target=run, name="cuda2npu-migrate")
-        thread.start()
-        thread.join()
+        for stack in (STACK_SIZE, STACK_SIZE // 8):  # under a memory limit (ulimit -v) a smaller stack
+            threading.stack_size(stack)
+            sys.setrecursionlimit(max(limit, RECURSION_LIMIT * stack // STACK_SIZE))
+            thread = threading.Thread(target=run, name="cuda2npu-migrate")
+            try:
+                thread.start()
+            except RuntimeError:  # "can't start new thread": the stack could not be reserved
+                continue
+            thread.join()
+            break
+        else:
+            raise SourceError("cannot reserve a stack to parse this file (a memory limit?)", 1)
     finally:
         threading.stack_size(size)
         sys.setrecursionlimit(limit)

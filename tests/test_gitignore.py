@@ -178,3 +178,19 @@ def test_yaml_aliases_and_duplicate_keys_in_rule_files_are_refused_quickly(tmp_p
                     + "".join(f"    k{i}: v\n" for i in range(40000)) + "    k7: again\n")
     with pytest.raises(RuleError, match="duplicate key 'k7'"):
         load_rulebook([many], builtin=False)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git to apply the patch")
+@pytest.mark.parametrize("name", ["tab\there.py", "new\nline.py", 'quo"te.py', "back\\slash.py"])
+def test_a_diff_of_an_odd_file_name_applies_with_git(proc, tmp_path, name):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / name).write_text(CUDA)
+    done = proc("migrate", "--diff", name, cwd=work)
+    assert done.returncode == 1, done.stderr
+    patch = tmp_path / "p.diff"
+    patch.write_bytes(done.stdout)
+    subprocess.run([GIT, "init", "-q", str(work)], check=True)
+    applied = subprocess.run([GIT, "-C", str(work), "apply", str(patch)], capture_output=True)
+    assert applied.returncode == 0, applied.stderr
+    assert (work / name).read_text() == NPU
