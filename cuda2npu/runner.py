@@ -7,7 +7,6 @@ import itertools
 import os
 import re
 import signal
-import stat
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence

@@ -8,8 +8,6 @@ with exit status 1 while the run goes on to the next file; never a traceback, a 
 from __future__ import annotations
 
 import re
-import subprocess
-import time
 
 import pytest
 
