@@ -23,7 +23,7 @@ from cuda2npu.engine import Engine
 from cuda2npu.rulebook import load_rulebook
 
 ROOT = Path(__file__).resolve().parents[1]
-N_FILES = 600
+N_FILES = 2000  # far more than a run gets through between its first write and the signal
 VARIANTS = 6
 MARK = "QQQ"  # replaced by the file number: only in identifiers and comments, so migration commutes
 
