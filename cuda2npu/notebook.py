@@ -8,8 +8,10 @@ and shell lines are masked as ``pass`` statements while the engine runs and put 
 from __future__ import annotations
 
 import difflib
+import io
 import json
 import re
+import tokenize
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -73,12 +75,27 @@ def _code_cells(nb: Any) -> list[tuple[int, str]]:
     return cells
 
 
+def _continues(code: str) -> bool:
+    """Whether ``code`` ends inside a bracket, a string or a backslash continuation, where IPython
+    takes no line for a magic (``!= 0`` and ``% n`` there are Python)."""
+    try:
+        for _ in tokenize.generate_tokens(io.StringIO(code).readline):
+            pass
+    except tokenize.TokenError:
+        return True
+    except (SyntaxError, ValueError):  # not Python up to here: no bracket to be inside of
+        return False
+    return False
+
+
 def _mask(text: str, magics: list[str], markers: _Markers) -> str:
-    """Magic and shell lines as numbered ``pass`` lines."""
-    out = []
+    """Magic and shell lines (at the start of a logical line) as numbered ``pass`` lines."""
+    out: list[str] = []
     for line in _LINES.findall(text):
         body = line.rstrip("\r\n")
         match = _MAGIC.match(body)
+        if match and out and _continues("".join(out)):
+            match = None
         if match:
             out.append(markers.mask.format(match.group(1), len(magics)) + line[len(body):])
             magics.append(body)
@@ -118,7 +135,10 @@ def migrate_notebook(text: str, migrate: Callable[[str], Migration]) -> tuple[st
     markers = _Markers(text)
     heads = {i: _cell_magic(src) for i, src in cells}
     program = "".join(f"{markers.cell.format(i)}\n{_mask(heads[i][1], magics, markers)}\n" for i, _ in cells)
-    result = migrate(program)
+    try:
+        result = migrate(program)
+    except SourceError as exc:  # its line in the joined program: say which cell and which line there
+        raise _in_cell(exc, program, markers) from None
     if not result.changed:
         return text, _cell_positions(result, program, markers), []
     bodies = _split(_unmask(result.code, magics, markers), markers)
@@ -142,6 +162,14 @@ def _split(code: str, markers: _Markers) -> list[str]:
     """The joined program back into cell sources (each lost the newline added when joining)."""
     parts = markers.cell_line.split(code)[1:]
     return [body[:-1] if body.endswith("\n") else body for body in parts[1::2]]
+
+
+def _in_cell(exc: SourceError, program: str, markers: _Markers) -> SourceError:
+    if not exc.line:
+        return exc
+    starts = [(program.count("\n", 0, m.start()) + 2, int(m.group(1))) for m in markers.cell_line.finditer(program)]
+    first, cell = next(((f, c) for f, c in reversed(starts) if exc.line >= f), (1, 0))
+    return type(exc)(f"cell {cell + 1}, line {exc.line - first + 1}: {exc.message}")  # no line of the JSON
 
 
 def _cell_positions(result: Migration, program: str, markers: _Markers) -> Migration:

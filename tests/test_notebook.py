@@ -117,3 +117,28 @@ def test_malformed_notebooks_fail_alone(tmp_path, cli, nb, error):
         assert result.exit_code == 1 and f"bad.ipynb:1: error: {error}" in result.stderr
     else:
         assert result.exit_code == 0
+
+
+def test_bang_and_percent_inside_brackets_are_python_not_magics():
+    """Black-style continuation lines that start with != or % inside parentheses stay Python."""
+    import json
+
+    source = ["import torch\n", "ok = (\n", "    a\n", "    != b\n", ")\n", "s = (\"%d\"\n", "     % 3)\n",
+              "x = t.cuda()\n", "!nvidia-smi"]
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    text = json.dumps(nb, indent=1) + "\n"
+    new, migration, _ = migrate_notebook(text, ENGINE.migrate)
+    got = json.loads(new)["cells"][0]["source"]
+    assert got == ["import torch\n", "import torch_npu\n", *source[1:7], "x = t.npu()\n", "!nvidia-smi"]
+
+
+def test_a_syntax_error_is_reported_at_its_cell_and_line():
+    import json
+
+    cells = [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": src}
+             for src in (["import torch\n", "x = t.cuda()\n"], ["y = 1\n", "def broken(:\n"])]
+    text = json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1) + "\n"
+    with pytest.raises(SourceError) as info:
+        migrate_notebook(text, ENGINE.migrate)
+    assert info.value.message.startswith("cell 2, line 2: syntax error")
