@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+import regex
 import yaml
 
 from .context.schema import FIELDS as CONTEXT_FIELDS, validate as validate_context
@@ -310,11 +311,12 @@ def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
         if not isinstance(spec["match"], str):
             raise fail("match", "must be a regular expression")
         try:
-            re.compile(spec["match"])
-        except re.error as exc:
+            pattern = regex.compile(spec["match"])
+        except regex.error as exc:
             raise fail("match", f"invalid regular expression: {exc}") from None
         if "replace" not in spec and "message" not in spec:
             raise fail("message", "a text rule without 'replace' reports: it needs a message")
+        _check_text_templates(spec, pattern, fail)
         return
     if kind == "argument" and not ("rename" in spec or "unsupported" in spec):
         raise fail("rename", "an argument rule needs 'rename' or 'unsupported'")
@@ -342,6 +344,30 @@ def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
             raise fail("rename", "must map keyword names to keyword names")
     if "defaults" in spec:
         _check_defaults(spec["defaults"], fail)
+
+
+def _check_text_templates(spec: dict[str, Any], pattern, fail) -> None:
+    """A text rule's ``replace`` may name only its pattern's groups; its ``message`` only ``{0}``..
+    (the groups) and ``{match}``: checked here, not when a file first meets the rule."""
+    replace = spec.get("replace")
+    if replace is not None:
+        if not isinstance(replace, str):
+            raise fail("replace", "must be text")
+        for number, name in re.findall(r"\\(?:(\d+)|g<([^>]*)>)", replace):
+            ref = number or name
+            known = int(ref) <= pattern.groups if ref.isdigit() else ref in pattern.groupindex
+            if not known:
+                raise fail("replace", f"refers to group {ref}, which the pattern does not have "
+                                      f"({pattern.groups} group(s))")
+    message = spec.get("message")
+    if message is not None:
+        if not isinstance(message, str):
+            raise fail("message", "must be text")
+        try:
+            message.format(*[""] * pattern.groups, match="")
+        except (IndexError, KeyError, ValueError) as exc:
+            raise fail("message", f"cannot be filled ({type(exc).__name__}: {exc}); it may use {{0}}.."
+                                  f"{{{max(pattern.groups - 1, 0)}}} for the groups and {{match}}") from None
 
 
 def _keyword_defaults(value: Any, fail, field: str = "unsupported") -> dict[str, str]:

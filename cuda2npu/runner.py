@@ -179,10 +179,10 @@ def _migrate_text(data: bytes, engines: Engines, source: Source, result: FileRes
     """The migrated bytes of a file the text rules apply to (UTF-8)."""
     try:
         text = decode_as(data, "utf-8")
+        migration = engines.text(source.ignore).migrate(text, source.path.name)
     except SourceError as exc:
         result.error, result.error_line = exc.message, exc.line
         return data
-    migration = engines.text(source.ignore).migrate(text, source.path.name)
     result.edits, result.findings, result.changed = migration.edits, migration.findings, migration.changed
     return migration.code.encode("utf-8")
 

@@ -159,3 +159,36 @@ def test_latin1_file_diff_is_in_latin1(tmp_path, proc):
     assert path.read_bytes() == LATIN1.encode("latin-1")
     assert "+model = Net().npu()  # déplacé\n".encode("latin-1") in done.stdout
     assert "-model = Net().cuda()  # déplacé\n".encode("latin-1") in done.stdout
+
+
+# --- user text rules: a pattern that backtracks without end, and templates that cannot work -------
+
+def test_a_pattern_that_backtracks_without_end_fails_its_file_in_bounded_time(cli, tmp_path, monkeypatch):
+    import cuda2npu.textfiles as textfiles
+
+    monkeypatch.setattr(textfiles, "TIME_BOUND", 0.2)
+    rules = tmp_path / "slow.yaml"
+    rules.write_text("rules:\n  - id: SLOW1\n    kind: text\n    summary: s\n    files: ['*.sh']\n"
+                     "    match: '(\\w+\\s?)+\\d$'\n    message: found\n")
+    (tmp_path / "run.sh").write_text("echo " + "ab " * 30000 + "!\n")
+    (tmp_path / "a.py").write_text("import torch\nx = t.cuda()\n")
+    result = cli("migrate", "--jobs", "1", "--rules", rules, tmp_path)
+    assert result.exit_code == 1
+    assert "run.sh:1: error: rule SLOW1: its pattern took over 0.2 s on this line" in result.stderr
+    assert (tmp_path / "a.py").read_text() == "import torch\nimport torch_npu\nx = t.npu()\n"
+
+
+@pytest.mark.parametrize(("fields", "error"), [
+    ("match: '(x)'\n    replace: '\\2'", "field 'replace': refers to group 2, which the pattern does not have"),
+    ("match: '(?P<a>x)'\n    replace: '\\g<b>'", "field 'replace': refers to group b"),
+    ("match: '(x)'\n    message: 'got {nme}'", "field 'message': cannot be filled (KeyError: 'nme')"),
+    ("match: '(x)'\n    message: 'got {3}'", "field 'message': cannot be filled (IndexError"),
+])
+def test_text_rule_templates_are_checked_at_load(cli, tmp_path, fields, error):
+    rules = tmp_path / "bad.yaml"
+    rules.write_text(f"rules:\n  - id: BAD1\n    kind: text\n    summary: s\n    files: ['*.sh']\n    {fields}\n")
+    (tmp_path / "run.sh").write_text("x\n")
+    result = cli("migrate", "--rules", rules, tmp_path / "run.sh")
+    assert result.exit_code == 2
+    assert f"rule BAD1: {error}" in result.stderr
+    assert (tmp_path / "run.sh").read_text() == "x\n"  # refused before any file is touched
