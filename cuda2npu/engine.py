@@ -93,10 +93,10 @@ class Engine:
             if plan is not None:  # put the placeholders back
                 code = plan.assemble(code)
         edited = {s.rule.id for s in sites if s.severity is None}
-        unused = _unused(suppressions, hits) + judged + notes(judgement, edited, suppressions.covers)
+        findings = _unused(suppressions, hits) + judged + notes(judgement, edited, suppressions.covers)
         import_line = lines[id(anchor_node)][2] + 1 if anchor_node is not None else 1
         edits = [Edit(rule.id, import_line, 1, f"import {name}") for rule, name in added]
-        return self._result(source, code, sites, lines, edits, unused)
+        return self._result(source, code, sites, lines, edits, findings)
 
     def _transform(self, source: str, text: str):
         """Parse ``text`` (``source`` or its plan's text) and run every rule over it once."""
@@ -190,8 +190,8 @@ RECURSION_LIMIT = 30_000
 def _with_deep_stack(function, *args):
     """Run ``function`` on a thread with a large stack and a high recursion limit, so that deeply
     nested code gives a clean error (or a result) instead of a crash; the cyclic garbage collector
-    is paused meanwhile (as mypy does: ``ast.parse`` alone runs about three times faster), and the
-    file's garbage is collected once after it."""
+    is paused meanwhile (as mypy does: ``ast.parse`` alone runs about three times faster); the
+    file's cyclic garbage is left to the collector's next run."""
     outcome: dict = {}
 
     def run() -> None:

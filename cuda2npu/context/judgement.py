@@ -6,6 +6,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from ..results import Finding
 from .facts import FileFacts, Span
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,8 +85,6 @@ def rule_out(judgement: Judgement, sites, where, covered) -> tuple[frozenset, li
     id) pairs not to edit, the findings the vetoes make (one per veto that stopped an edit, or
     one per stopped edit for a veto without a place of its own), and where each would stand
     (line, rule id), suppressed or not."""
-    from ..results import Finding
-
     vetoed, findings, seen, hits = set(), [], set(), []
     for site in sites:
         if site.severity is not None:
@@ -110,7 +109,5 @@ def rule_out(judgement: Judgement, sites, where, covered) -> tuple[frozenset, li
 
 def notes(judgement: Judgement, edited: set[str], covered) -> list:
     """The findings of the notes that stand: not suppressed, and with an edit they require."""
-    from ..results import Finding
-
     return [Finding(n.rule.id, n.line, n.col, n.rule.severity, n.message) for n in judgement.notes
             if not covered(n.line, n.rule.id) and (not n.requires or n.requires & edited)]
