@@ -52,6 +52,7 @@ class Engine:
         if suppressions.skip_file:
             return Migration(source, source)
         tree = _python_ast(source)
+        _refuse_long_chains(source, tree)
         imports: list = []
         wanted = splice.wanted_lines(source, tree, self.index.site_trigger, imports) if tree is not None else None
         judgement = judge(source, tree, self.index, project, wanted, imports) if tree is not None else Judgement()
@@ -225,6 +226,29 @@ def _with_deep_stack(function, *args):
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+CHAIN_LIMIT = 1000  # LibCST's parse time grows with the square of a chain's length: 1,000 links ~1 s
+
+
+def _refuse_long_chains(source: str, tree: ast.Module | None) -> None:
+    """Refuse, in bounded time, a file with a method chain (``x.a().b()...``) or subscript chain
+    longer than :data:`CHAIN_LIMIT` links: LibCST would take minutes on it. Counted only in files
+    whose text could hold one."""
+    if tree is None or source.count(").") + source.count("](") + source.count(")[") < CHAIN_LIMIT:
+        return
+    seen: set[int] = set()
+    for node in ast.walk(tree):
+        if id(node) in seen or not isinstance(node, (ast.Call, ast.Attribute, ast.Subscript)):
+            continue
+        links, inner = 0, node
+        while isinstance(inner, (ast.Call, ast.Attribute, ast.Subscript)):
+            seen.add(id(inner))
+            links += 1
+            inner = inner.func if isinstance(inner, ast.Call) else inner.value
+        if links > 2 * CHAIN_LIMIT:  # a call is two links: its attribute and its call
+            raise SourceError(f"a chain of {links // 2:,} calls or subscripts is longer than cuda2npu parses "
+                              f"in bounded time ({CHAIN_LIMIT:,}): file not migrated", node.lineno)
 
 
 def _python_ast(source: str) -> ast.Module | None:

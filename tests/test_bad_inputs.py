@@ -192,3 +192,15 @@ def test_text_rule_templates_are_checked_at_load(cli, tmp_path, fields, error):
     assert result.exit_code == 2
     assert f"rule BAD1: {error}" in result.stderr
     assert (tmp_path / "run.sh").read_text() == "x\n"  # refused before any file is touched
+
+
+def test_a_method_chain_too_long_to_parse_in_bounded_time_is_refused(cli, tmp_path):
+    """LibCST's parse time grows with the square of a chain: 20,000 calls would take minutes."""
+    long = tmp_path / "long.py"
+    long.write_text("import torch\nx = t.cuda()\ny = z" + "".join(f".m{i}()" for i in range(2_500)) + "\n")
+    fine = tmp_path / "fine.py"
+    fine.write_text("import torch\nx = t.cuda()\ny = z" + "".join(f".m{i}()" for i in range(300)) + "\n")
+    result = cli("migrate", "--jobs", "1", tmp_path)
+    assert result.exit_code == 1
+    assert f"{long}:3: error: a chain of 2,500 calls or subscripts is longer than cuda2npu parses" in result.stderr
+    assert fine.read_text().startswith("import torch\nimport torch_npu\nx = t.npu()\n")
