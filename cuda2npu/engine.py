@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import bisect
 import collections
 import gc
 import re
@@ -55,6 +56,8 @@ class Engine:
         _refuse_long_chains(source, tree)
         imports: list = []
         wanted = splice.wanted_lines(source, tree, self.index.site_trigger, imports) if tree is not None else None
+        if tree is not None:
+            _refuse_huge_statements(source, tree, wanted)
         judgement = judge(source, tree, self.index, project, wanted, imports) if tree is not None else Judgement()
         plan = splice.plan(source, tree, wanted) if self.splice and tree is not None else None
         if plan is not None:
@@ -249,6 +252,25 @@ def _refuse_long_chains(source: str, tree: ast.Module | None) -> None:
         if links > 2 * CHAIN_LIMIT:  # a call is two links: its attribute and its call
             raise SourceError(f"a chain of {links // 2:,} calls or subscripts is longer than cuda2npu parses "
                               f"in bounded time ({CHAIN_LIMIT:,}): file not migrated", node.lineno)
+
+
+STATEMENT_LIMIT = 1 << 20  # LibCST needs hundreds of bytes of memory per byte of one statement
+
+
+def _refuse_huge_statements(source: str, tree: ast.Module, wanted: list[int]) -> None:
+    """Refuse a file in which LibCST would have to parse a single statement larger than
+    :data:`STATEMENT_LIMIT` (a generated one-line literal of megabytes takes minutes and gigabytes).
+    Statements without a possible site are left out of LibCST's text and do not count."""
+    if len(source) <= STATEMENT_LIMIT:
+        return
+    starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
+    for stmt in tree.body:
+        first, last = stmt.lineno - 1, (stmt.end_lineno or stmt.lineno) - 1
+        size = (starts[last + 1] if last + 1 < len(starts) else len(source)) - starts[first]
+        if size > STATEMENT_LIMIT and bisect.bisect_left(wanted, first) < bisect.bisect_right(wanted, last):
+            raise SourceError(f"a single statement of {size / 2**20:.1f} MiB holds a CUDA site: more than "
+                              f"cuda2npu parses in bounded memory ({STATEMENT_LIMIT // 2**20} MiB); not migrated",
+                              stmt.lineno)
 
 
 def _python_ast(source: str) -> ast.Module | None:

@@ -204,3 +204,14 @@ def test_a_method_chain_too_long_to_parse_in_bounded_time_is_refused(cli, tmp_pa
     assert result.exit_code == 1
     assert f"{long}:3: error: a chain of 2,500 calls or subscripts is longer than cuda2npu parses" in result.stderr
     assert fine.read_text().startswith("import torch\nimport torch_npu\nx = t.npu()\n")
+
+
+def test_a_statement_of_megabytes_with_a_site_is_refused_and_one_without_is_left_out(cli, tmp_path):
+    data = "TABLE = [" + ", ".join(f"'{i:07d}'" for i in range(120_000)) + "]\n"  # about 1.3 MB, one line
+    huge = tmp_path / "huge.py"
+    huge.write_text("import torch\nx = t.cuda()\n" + data.replace("[", "['cuda', ", 1))
+    data_only = tmp_path / "data_only.py"
+    data_only.write_text("import torch\nx = t.cuda()\n" + data)
+    result = cli("migrate", "--jobs", "1", tmp_path)
+    assert f"{huge}:3: error: a single statement of 1.3 MiB holds a CUDA site" in result.stderr
+    assert data_only.read_text() == "import torch\nimport torch_npu\nx = t.npu()\n" + data
