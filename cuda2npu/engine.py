@@ -5,8 +5,10 @@ from __future__ import annotations
 import ast
 import bisect
 import collections
+import contextlib
 import gc
 import re
+import signal
 import sys
 import threading
 
@@ -46,7 +48,10 @@ class Engine:
         file imports from its own package; without it, only the file itself is judged."""
         if not self.index.triggered(source):
             return Migration(source, source)
-        return _with_deep_stack(self._migrate, source, project)
+        if len(source) < LARGE_SOURCE:
+            return _with_deep_stack(self._migrate, source, project)
+        with _stop_at_once():
+            return _with_deep_stack(self._migrate, source, project)
 
     def _migrate(self, source: str, project) -> Migration:
         suppressions = suppress.scan(source)
@@ -187,6 +192,30 @@ def _unused(suppressions: suppress.Suppressions, hits: list[tuple[int, str]]) ->
     return out
 
 
+LARGE_SOURCE = 256 * 1024  # parsing takes long enough that an interrupt must not wait for it
+
+
+@contextlib.contextmanager
+def _stop_at_once():
+    """Ctrl-C and SIGTERM end the process at once while a large file is parsed: Python's own
+    handlers would wait for ``ast.parse`` or LibCST's parser (they hold the interpreter for
+    seconds). Nothing is being written meanwhile, so every file stays whole. Only in a main
+    thread, and only for signals that are handled (a worker ignores Ctrl-C, and still does)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig, handler in saved.items():
+        if handler not in (signal.SIG_IGN, None):
+            signal.signal(sig, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+
+
 STACK_SIZE = 512 * 1024 * 1024  # reserved, not used: deep trees need it in LibCST's parser and visitors
 RECURSION_LIMIT = 30_000
 
@@ -214,7 +243,9 @@ def _with_deep_stack(function, *args):
         for stack in (STACK_SIZE, STACK_SIZE // 8):  # under a memory limit (ulimit -v) a smaller stack
             threading.stack_size(stack)
             sys.setrecursionlimit(max(limit, RECURSION_LIMIT * stack // STACK_SIZE))
-            thread = threading.Thread(target=run, name="cuda2npu-migrate")
+            # A daemon: Ctrl-C or SIGTERM ends the run at once, even in the middle of a huge file (it is
+            # only ever written by the main thread, after this one is done, so nothing is half-written).
+            thread = threading.Thread(target=run, name="cuda2npu-migrate", daemon=True)
             try:
                 thread.start()
             except RuntimeError:  # "can't start new thread": the stack could not be reserved

@@ -224,3 +224,66 @@ def test_a_crashed_worker_fails_only_its_file(tmp_path, monkeypatch):
     assert [r.path for r in failed] == [str(tmp_path / "m17.py")]
     assert "crashed" in failed[0].error
     assert all(r.changed for r in results if not r.error)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to see the run at work")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_during_a_huge_file_ends_the_run_at_once(tmp_path, signum):
+    """Synchronised on the work done (CPU time of the run), not on the clock: the signal comes while
+    the file is being parsed, and the run must not wait for the parse to end."""
+    filler = "".join(f"def helper_{i}(a, b):\n    return a + b * {i}\n\n\n" for i in range(250_000))
+    path = tmp_path / "huge.py"
+    path.write_text("import torch\n\n\n" + filler + "x = t.cuda()\n")
+    original = path.read_bytes()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "cuda2npu", "migrate", str(path)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while _cpu_seconds(proc.pid) < 2.5:  # imports, reading and the prefilter take about one: it parses now
+            assert proc.poll() is None, "the run ended before it could be interrupted"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signum)
+        signalled = time.monotonic()
+        proc.wait(timeout=120)
+        waited = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0
+    assert path.read_bytes() == original  # whole, and not migrated
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.py"]
+    # The parse it interrupted takes several seconds more on any machine (it scales with the
+    # machine, and so would a run that waited for it); one that stops at once takes a few ms.
+    assert waited < 2.0, f"the run took {waited:.1f} s to stop"
+
+
+def test_workers_end_when_the_main_process_is_killed(tmp_path, templates):
+    tree = tmp_path / "tree"
+    files = make_tree(tree, templates)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "cuda2npu", "migrate", "--check", "--jobs", "2", str(tree)],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(session_processes(proc.pid)) < 3:  # the main process and its two workers
+            assert proc.poll() is None, "the run ended before its pool started"
+            assert time.monotonic() < deadline, "no worker pool within 60 s"
+            time.sleep(0.02)
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while session_processes(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert session_processes(proc.pid) == []
+    finally:
+        kill_session(proc.pid)
+    assert len(files) == N_FILES
