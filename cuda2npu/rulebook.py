@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -38,6 +39,9 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "text": (("files", "match"), ("replace", "message")),
     "context": (("check", "message"), CONTEXT_FIELDS),
 }
+# The placeholders each kind fills in its ``message`` (a rename's message is shown as written).
+PLACEHOLDERS = {"report": ("name",), "attribute": ("name",), "string": ("name",),
+                "call": ("name", "replace", "reason"), "argument": ("name", "keyword")}
 DEFAULT_SEVERITY = {"report": "warning", "call": "warning", "argument": "warning", "rename": "info",
                     "context": "warning"}
 
@@ -326,6 +330,8 @@ def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
     for name in ("message",):
         if name in spec and not isinstance(spec[name], str):
             raise fail(name, "must be text")
+    if kind in PLACEHOLDERS and isinstance(spec.get("message"), str):
+        _check_placeholders(spec["message"], PLACEHOLDERS[kind], fail)
     if "members" in spec:
         _check_members(spec["members"], has_replace=kind == "rename", fail=fail)
     if "drop" in spec and not _is_ident_list(spec["drop"]):
@@ -344,6 +350,18 @@ def _check_spec(kind: str, spec: dict[str, Any], fail) -> None:
             raise fail("rename", "must map keyword names to keyword names")
     if "defaults" in spec:
         _check_defaults(spec["defaults"], fail)
+
+
+def _check_placeholders(template: str, allowed: tuple[str, ...], fail) -> None:
+    """A message may use only the placeholders its kind fills: refused at load, not mid-run."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise fail("message", f"is not a valid template: {exc}") from None
+    for name in fields:
+        if name not in allowed:
+            raise fail("message", f"unknown placeholder {{{name}}}; this kind fills "
+                                  + ", ".join(f"{{{a}}}" for a in allowed))
 
 
 def _check_text_templates(spec: dict[str, Any], pattern, fail) -> None:

@@ -215,3 +215,20 @@ def test_a_statement_of_megabytes_with_a_site_is_refused_and_one_without_is_left
     result = cli("migrate", "--jobs", "1", tmp_path)
     assert f"{huge}:3: error: a single statement of 1.3 MiB holds a CUDA site" in result.stderr
     assert data_only.read_text() == "import torch\nimport torch_npu\nx = t.npu()\n" + data
+
+
+@pytest.mark.parametrize(("kind", "fields", "error"), [
+    ("report", "match: a.b\n    message: 'see {nme}'", "unknown placeholder {nme}; this kind fills {name}"),
+    ("call", "match: a.b\n    replace: c.d\n    message: '{3}'", "unknown placeholder {3}"),
+    ("argument", "match: a.b\n    rename: {x: y}\n    message: '{name} {reason}'", "unknown placeholder {reason}"),
+    ("string", "match: cuda\n    message: 'bad {'", "is not a valid template"),
+])
+def test_message_placeholders_are_checked_at_load(cli, tmp_path, kind, fields, error):
+    rules = tmp_path / "bad.yaml"
+    rules.write_text(f"rules:\n  - id: BAD2\n    kind: {kind}\n    summary: s\n    {fields}\n")
+    target = tmp_path / "a.py"
+    target.write_text("import torch\nx = t.cuda()\n")
+    result = cli("migrate", "--rules", rules, target)
+    assert result.exit_code == 2
+    assert f"rule BAD2: field 'message': {error}" in result.stderr
+    assert target.read_text() == "import torch\nx = t.cuda()\n"
