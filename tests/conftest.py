@@ -41,7 +41,7 @@ def cli():
 def proc():
     """Run ``python -m cuda2npu ARGS...`` as a real process (separate stdout/stderr pipes, bytes)."""
 
-    def run(*args, cwd=ROOT, timeout=60, env=None, **kwargs) -> subprocess.CompletedProcess:
+    def run(*args, cwd=ROOT, timeout=300, env=None, **kwargs) -> subprocess.CompletedProcess:  # a hang guard only
         env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", **(env or {})}
         return subprocess.run([sys.executable, "-m", "cuda2npu", *map(str, args)], cwd=cwd, env=env,
                               capture_output=True, timeout=timeout, **kwargs)

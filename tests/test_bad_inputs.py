@@ -100,7 +100,7 @@ def test_empty_and_comment_only_files_are_left_alone(tmp_path, proc, mode):
     comments.write_bytes(COMMENTS_ONLY)
     stamps = {p: p.stat().st_mtime_ns for p in (empty, comments)}
 
-    done = proc("migrate", *mode, empty, comments, timeout=60)
+    done = proc("migrate", *mode, empty, comments)
 
     assert done.returncode == 0, done.stderr.decode()
     assert b"error" not in done.stderr and b"Traceback" not in done.stderr
@@ -143,7 +143,7 @@ def test_latin1_file_is_migrated_and_written_back_in_latin1(tmp_path, proc):
         data.decode("utf-8")  # really not UTF-8
     path.write_bytes(data)
 
-    done = proc("migrate", path, timeout=60)
+    done = proc("migrate", path)
 
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     assert path.read_bytes() == LATIN1_MIGRATED.encode("latin-1")
@@ -153,7 +153,7 @@ def test_latin1_file_diff_is_in_latin1(tmp_path, proc):
     path = tmp_path / "legacy.py"
     path.write_bytes(LATIN1.encode("latin-1"))
 
-    done = proc("migrate", "--diff", path, timeout=60)
+    done = proc("migrate", "--diff", path)
 
     assert done.returncode == 1
     assert path.read_bytes() == LATIN1.encode("latin-1")

@@ -253,7 +253,7 @@ def test_symlinks_inside_a_tree_are_not_followed(proc, tmp_path):
     (tree / "loop").symlink_to(tree, target_is_directory=True)  # a loop back to the root
     (tree / "a.py").symlink_to(tree / "b.py")
     (tree / "b.py").symlink_to(tree / "a.py")  # a loop between two files
-    result = proc("migrate", tree, timeout=30)
+    result = proc("migrate", tree)
     assert result.returncode == 0, result.stderr
     assert (tree / "real.py").read_bytes() == NPU
     assert (outside / "target.py").read_bytes() == CUDA
@@ -265,7 +265,7 @@ def test_symlink_loop_given_on_the_command_line_is_an_error_not_a_crash(proc, tm
     (tmp_path / "a.py").symlink_to(tmp_path / "b.py")
     (tmp_path / "b.py").symlink_to(tmp_path / "a.py")
     (tmp_path / "ok.py").write_bytes(CUDA)
-    result = proc("migrate", tmp_path / "a.py", tmp_path / "ok.py", timeout=30)
+    result = proc("migrate", tmp_path / "a.py", tmp_path / "ok.py")
     assert b"Traceback" not in result.stderr, result.stderr.decode()
     assert result.returncode in (1, 2)
     assert b"a.py" in result.stderr
