@@ -108,7 +108,7 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
                     sys.stdout.buffer.flush()
                 if source.kind != "other" or result.error:  # files only copied to --out-dir count when they fail
                     summary.add(result)
-                    console.file(result, check=mode != "write")
+                    console.file(result, check=mode != "write", fail_on=fail_on)
                     if report_path:
                         entries.append(file_entry(result))
     finally:
@@ -121,6 +121,8 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
         except OSError as exc:
             _fail(f"--report {report_path}: {exc.strerror or exc}")
     console.summary(summary, mode=mode)
+    if summary.reaches(fail_on):
+        console.failing(summary, fail_on)
     would_change = mode != "write" and summary.changed
     sys.exit(1 if summary.failed or would_change or summary.reaches(fail_on) else 0)
 

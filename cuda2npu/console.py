@@ -13,6 +13,7 @@ from .runner import FileResult
 
 
 PROGRESS_MIN_FILES = 20
+_SEVERITIES = ("info", "warning", "error")
 _DIFF_COLORS = ((b"+++", b"1"), (b"---", b"1"), (b"@@", b"36"), (b"+", b"32"), (b"-", b"31"))
 _DIFF_LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
 
@@ -63,17 +64,26 @@ class Console:
         else:
             print(text, file=self.stream)
 
-    def file(self, result: FileResult, *, check: bool) -> None:
+    def file(self, result: FileResult, *, check: bool, fail_on: str | None = None) -> None:
+        """A file's lines: its error, whether it changed (``would migrate``/``migrated``, as Black
+        says ``reformatted``), its findings. With ``quiet``, only errors and the findings that make
+        the run fail (``fail_on``)."""
         if result.error is not None:
             where = f"{result.path}:{result.error_line}" if result.error_line else result.path
             self._line(f"{where}: error: {result.error}", "bold red")
             return
-        if check and result.changed:
-            self._line(f"would migrate {result.path}", "yellow")
-        if not self.quiet:
-            for f in result.findings:
+        if result.changed and not self.quiet:
+            self._line(f"would migrate {result.path}" if check else f"migrated {result.path}", "yellow")
+        for f in result.findings:
+            if not self.quiet or (fail_on is not None and _SEVERITIES.index(f.severity) >= _SEVERITIES.index(fail_on)):
                 self._line(f"{result.path}:{f.line}:{f.col} {f.rule} {f.message}",
                            {"error": "red", "warning": "yellow"}.get(f.severity, "cyan"))
+
+    def failing(self, summary: Summary, level: str) -> None:
+        """Why the run fails with --fail-on: how many findings reached the level."""
+        count = sum(n for sev, n in summary.severities.items() if _SEVERITIES.index(sev) >= _SEVERITIES.index(level))
+        self._line(f"cuda2npu: failing: {count} finding{'s' * (count != 1)} of severity {level} or higher "
+                   f"(--fail-on {level})", "bold red")
 
     def summary(self, summary: Summary, *, mode: str) -> None:
         verb = {"check": "would change", "diff": "would change"}.get(mode, "changed")

@@ -104,10 +104,22 @@ def test_in_place_exits_0_and_prints_nothing_on_stdout(cli, project):
     assert Path("train.py").read_text() == SNIPPET_NPU
     assert Path("util.py").read_bytes() == NOCUDA
     assert result.stderr.splitlines() == [
+        "migrated train.py",  # as Black says "reformatted"
         "cuda2npu: 2 files scanned: 1 changed, 1 unchanged, 0 failed",
         "cuda2npu: edits: 4 (NPU001 1, NPU101 1, NPU102 1, NPU201 1)",
         "cuda2npu: findings: 0",
     ]
+
+
+def test_quiet_prints_errors_the_summary_and_what_fails_the_run(cli, project):
+    Path("train.py").write_text(SNIPPET + "torch.cuda.cudart()\n")
+    result = cli("migrate", "-q", "--check", ".")
+    assert [line for line in result.stderr.splitlines() if not line.startswith("cuda2npu: ")] == []
+    result = cli("migrate", "-q", "--check", "--fail-on", "warning", ".")
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 1
+    assert [line.split(" ")[1] for line in lines if not line.startswith("cuda2npu: ")] == ["NPU291"]
+    assert lines[-1] == "cuda2npu: failing: 1 finding of severity warning or higher (--fail-on warning)"
 
 
 def test_streams_are_separate_in_a_real_process(proc, project):
