@@ -7,7 +7,11 @@ with exit status 1 while the run goes on to the next file; never a traceback, a 
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -232,3 +236,29 @@ def test_message_placeholders_are_checked_at_load(cli, tmp_path, kind, fields, e
     assert result.exit_code == 2
     assert f"rule BAD2: field 'message': {error}" in result.stderr
     assert target.read_text() == "import torch\nx = t.cuda()\n"
+
+
+def test_an_unknown_coding_cookie_fails_its_file_only(cli, tmp_path):
+    (tmp_path / "odd.py").write_bytes(b"# -*- coding: no-such-codec -*-\nimport torch\nx = t.cuda()\n")
+    (tmp_path / "ok.py").write_text("import torch\nx = t.cuda()\n")
+    result = cli("migrate", "--jobs", "1", tmp_path)
+    assert result.exit_code == 1 and result.traceback == ""
+    assert "odd.py:1: error: cannot decode: unknown encoding: no-such-codec" in result.stderr
+    assert (tmp_path / "ok.py").read_text() == "import torch\nimport torch_npu\nx = t.npu()\n"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="address-space limits as on Linux")
+def test_a_memory_limit_smaller_than_the_parse_stack_still_migrates(tmp_path):
+    import resource
+
+    path = tmp_path / "a.py"
+    path.write_text("import torch\nx = t.cuda()\n")
+
+    def limit() -> None:  # 450 MB of address space: the 512 MB parse stack cannot be reserved
+        resource.setrlimit(resource.RLIMIT_AS, (450 * 2**20, 450 * 2**20))
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-m", "cuda2npu", "migrate", str(path)], env=env, preexec_fn=limit,
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-1000:]
+    assert path.read_text() == "import torch\nimport torch_npu\nx = t.npu()\n"
