@@ -1,0 +1,182 @@
+"""The kind-specific fields of a rule: their types, names and templates, checked when rules load.
+
+Everything a rule could get wrong is refused here, before any file is touched: a malformed name,
+a keyword list of the wrong shape, a ``message`` placeholder its kind does not fill, a
+backreference to a group the pattern lacks.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from typing import Any
+
+import regex
+
+from .context.schema import validate as validate_context
+
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The placeholders each kind fills in its ``message`` (a rename's message is shown as written).
+PLACEHOLDERS = {"report": ("name",), "attribute": ("name",), "string": ("name",),
+                "call": ("name", "replace", "reason"), "argument": ("name", "keyword")}
+
+def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
+    """Refuse the kind-specific fields of a rule that cannot work; ``fail(field, message)`` makes the error."""
+    if kind == "context":
+        return validate_context(spec, fail)
+    dotted = ("match", "replace", "module", "after") if kind not in ("attribute", "string", "text") else ()
+    for name in dotted:
+        value = spec.get(name)
+        if kind == "report" and name == "match" and isinstance(value, list):
+            if not value or "members" in spec or not all(isinstance(v, str) and _DOTTED.match(v) for v in value):
+                raise fail(name, "a list of dotted names (without 'members')")
+        elif name in spec and not (isinstance(value, str) and _DOTTED.match(value)):
+            raise fail(name, f"must be a dotted name, got {value!r}")
+    if kind == "attribute":
+        for name in ("match", "replace"):
+            if name in spec and not (isinstance(spec[name], str) and _IDENT.match(spec[name])):
+                raise fail(name, f"must be an identifier, got {spec[name]!r}")
+        if "replace" not in spec and "message" not in spec:
+            raise fail("message", "an attribute rule without 'replace' reports: it needs a message")
+        if "keywords" in spec:
+            spec["keywords"] = _keyword_defaults(spec["keywords"], fail, "keywords")
+        for name in ("accepts", "not_on"):
+            if name in spec and not _is_ident_list(spec[name]):
+                raise fail(name, "must be a list of names")
+    if kind == "string":
+        words = spec["match"] if isinstance(spec["match"], list) else [spec["match"]]
+        if not words or not all(isinstance(w, str) and w for w in words):
+            raise fail("match", "must be text or a list of texts")
+        if "replace" in spec and not isinstance(spec["replace"], str):
+            raise fail("replace", "must be text")
+        if "replace" not in spec and "message" not in spec:
+            raise fail("message", "a string rule without 'replace' reports: it needs a message")
+    if kind == "text":
+        if not (isinstance(spec["files"], list) and spec["files"] and all(isinstance(g, str) and g for g in spec["files"])):
+            raise fail("files", "must be a list of file name patterns")
+        if not isinstance(spec["match"], str):
+            raise fail("match", "must be a regular expression")
+        try:
+            pattern = regex.compile(spec["match"])
+        except regex.error as exc:
+            raise fail("match", f"invalid regular expression: {exc}") from None
+        if "replace" not in spec and "message" not in spec:
+            raise fail("message", "a text rule without 'replace' reports: it needs a message")
+        _check_text_templates(spec, pattern, fail)
+        return
+    if kind == "argument" and not ("rename" in spec or "unsupported" in spec):
+        raise fail("rename", "an argument rule needs 'rename' or 'unsupported'")
+    for name in ("call", "device", "prefix", "importable", "exact"):
+        if name in spec and not isinstance(spec[name], bool):
+            raise fail(name, "must be true or false")
+    for name in ("message",):
+        if name in spec and not isinstance(spec[name], str):
+            raise fail(name, "must be text")
+    if kind in PLACEHOLDERS and isinstance(spec.get("message"), str):
+        _check_placeholders(spec["message"], PLACEHOLDERS[kind], fail)
+    if "members" in spec:
+        _check_members(spec["members"], has_replace=kind == "rename", fail=fail)
+    if "drop" in spec and not _is_ident_list(spec["drop"]):
+        raise fail("drop", "must be a list of keyword names")
+    if "unsupported" in spec:
+        spec["unsupported"] = _keyword_defaults(spec["unsupported"], fail)
+    if "max_positional" in spec and not (isinstance(spec["max_positional"], int)
+                                         and not isinstance(spec["max_positional"], bool)
+                                         and spec["max_positional"] >= 0):
+        raise fail("max_positional", "must be a whole number")
+    if "rename" in spec:
+        mapping = spec["rename"]
+        if not (isinstance(mapping, dict) and mapping
+                and all(isinstance(k, str) and isinstance(v, str) and _IDENT.match(k) and _IDENT.match(v)
+                        for k, v in mapping.items())):
+            raise fail("rename", "must map keyword names to keyword names")
+    if "defaults" in spec:
+        _check_defaults(spec["defaults"], fail)
+
+
+def _check_placeholders(template: str, allowed: tuple[str, ...], fail) -> None:
+    """A message may use only the placeholders its kind fills: refused at load, not mid-run."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise fail("message", f"is not a valid template: {exc}") from None
+    for name in fields:
+        if name not in allowed:
+            raise fail("message", f"unknown placeholder {{{name}}}; this kind fills "
+                                  + ", ".join(f"{{{a}}}" for a in allowed))
+
+
+def _check_text_templates(spec: dict[str, Any], pattern, fail) -> None:
+    """A text rule's ``replace`` may name only its pattern's groups; its ``message`` only ``{0}``..
+    (the groups) and ``{match}``: checked here, not when a file first meets the rule."""
+    replace = spec.get("replace")
+    if replace is not None:
+        if not isinstance(replace, str):
+            raise fail("replace", "must be text")
+        for number, name in re.findall(r"\\(?:(\d+)|g<([^>]*)>)", replace):
+            ref = number or name
+            known = int(ref) <= pattern.groups if ref.isdigit() else ref in pattern.groupindex
+            if not known:
+                raise fail("replace", f"refers to group {ref}, which the pattern does not have "
+                                      f"({pattern.groups} group(s))")
+    message = spec.get("message")
+    if message is not None:
+        if not isinstance(message, str):
+            raise fail("message", "must be text")
+        try:
+            message.format(*[""] * pattern.groups, match="")
+        except (IndexError, KeyError, ValueError) as exc:
+            raise fail("message", f"cannot be filled ({type(exc).__name__}: {exc}); it may use {{0}}.."
+                                  f"{{{max(pattern.groups - 1, 0)}}} for the groups and {{match}}") from None
+
+
+def _keyword_defaults(value: Any, fail, field: str = "unsupported") -> dict[str, str]:
+    """``{keyword: value}`` with YAML scalars turned into Python source text."""
+    if not isinstance(value, dict) or not value:
+        raise fail(field, "must map keyword names to values")
+    out = {}
+    for key, default in value.items():
+        if not (isinstance(key, str) and _IDENT.match(key)):
+            raise fail(field, f"invalid keyword {key!r}")
+        text = default if isinstance(default, str) else repr(default)
+        try:
+            ast.parse(text, mode="eval")
+        except SyntaxError:
+            raise fail(field, f"value of {key} is not a Python expression: {text!r}") from None
+        out[key] = text
+    return out
+
+
+def _is_ident_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and _IDENT.match(v) for v in value)
+
+
+def _check_members(members: Any, *, has_replace: bool, fail) -> None:
+    if not isinstance(members, list) or not members:
+        raise fail("members", "must be a non-empty list")
+    for member in members:
+        if isinstance(member, dict) and has_replace and len(member) == 1:
+            old, new = next(iter(member.items()))
+            ok = isinstance(old, str) and isinstance(new, str) and _DOTTED.match(old) and _DOTTED.match(new)
+        else:
+            ok = isinstance(member, str) and bool(_DOTTED.match(member))
+        if not ok:
+            raise fail("members", f"invalid member {member!r}: a dotted name"
+                       + (" or a one-entry mapping old: new" if has_replace else ""))
+
+
+def _check_defaults(defaults: Any, fail) -> None:
+    if not isinstance(defaults, list):
+        raise fail("defaults", "must be a list of {name, value, position}")
+    for entry in defaults:
+        if not (isinstance(entry, dict) and set(entry) == {"name", "value", "position"}
+                and isinstance(entry["name"], str) and _IDENT.match(entry["name"])
+                and isinstance(entry["value"], str)
+                and isinstance(entry["position"], int) and entry["position"] >= 0):
+            raise fail("defaults", f"invalid entry {entry!r}: needs name, value (source text), position")
+        try:
+            ast.parse(entry["value"], mode="eval")
+        except SyntaxError:
+            raise fail("defaults", f"value {entry['value']!r} is not a Python expression") from None
