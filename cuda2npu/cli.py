@@ -276,8 +276,13 @@ def _table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> 
 @_rules_option
 def explain(rule_id, rule_paths) -> None:
     """Explain one rule: what it does, why, and its examples."""
+    from .suppress import UNUSED, UNUSED_WHY
+
     book = _rulebook(rule_paths)
-    rule = book.by_id(rule_id)
+    if rule_id.upper() == UNUSED:
+        click.echo(f"{UNUSED} (suppressions, warning): a suppression comment that suppresses nothing\n\n{UNUSED_WHY}")
+        return
+    rule = book.by_id(rule_id) or next((r for r in book if r.id.lower() == rule_id.lower()), None)
     if rule is None:
         _fail(f"no rule '{rule_id}'; `cuda2npu rules` lists them")
     click.echo(f"{rule.id} ({rule.kind}, {rule.severity}): {rule.summary}")

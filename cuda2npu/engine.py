@@ -102,7 +102,7 @@ class Engine:
             if plan is not None:  # put the placeholders back
                 code = plan.assemble(code)
         edited = {s.rule.id for s in sites if s.severity is None}
-        findings = _unused(suppressions, hits) + judged + notes(judgement, edited, suppressions.covers)
+        findings = self._unused(suppressions, hits) + judged + notes(judgement, edited, suppressions.covers)
         import_line = lines[id(anchor_node)][2] + 1 if anchor_node is not None else 1
         edits = [Edit(rule.id, import_line, 1, f"import {name}") for rule, name in added]
         return self._result(source, code, sites, lines, edits, findings)
@@ -119,6 +119,9 @@ class Engine:
             raise _syntax_error(source, exc) from None
         except RecursionError:
             raise SourceError("too deeply nested to parse") from None
+
+    def _unused(self, suppressions: suppress.Suppressions, hits: list[tuple[int, str]]) -> list[Finding]:
+        return _unused(suppressions, hits, self.book)
 
     def _ensure_imports(self, new: cst.Module, migrator: Migrator):
         """Add the imports that edits need: names written in full, then each import rule's module."""
@@ -181,10 +184,16 @@ def _positions(module: cst.Module, nodes: list[cst.CSTNode],
     return out
 
 
-def _unused(suppressions: suppress.Suppressions, hits: list[tuple[int, str]]) -> list[Finding]:
-    """A finding for each suppression comment that suppresses nothing."""
+def _unused(suppressions: suppress.Suppressions, hits: list[tuple[int, str]], book: RuleBook) -> list[Finding]:
+    """A finding for each suppression comment that suppresses nothing (C2N100, unless the book
+    leaves it out). With rules left out, only suppressions naming a rule of the book can be judged."""
+    if not book.unused_check:
+        return []
+    known = {r.id for r in book}
     out = []
     for line, ids in suppressions.lines.items():
+        if not book.complete and (ids is None or not ids & known):
+            continue  # it may be meant for a rule this run leaves out
         if not any(hit_line == line and (ids is None or rule in ids) for hit_line, rule in hits):
             what = "all rules" if ids is None else ", ".join(sorted(ids))
             out.append(Finding(suppress.UNUSED, line, suppressions.columns[line], "warning",

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import yaml
 
 from .context.schema import FIELDS as CONTEXT_FIELDS
+from .suppress import UNUSED
 from .rulespec import check_spec
 
 DEFAULT_TARGET = "npu"
@@ -107,6 +108,8 @@ class RuleBook:
 
     rules: tuple[Rule, ...] = field(default_factory=tuple)
     target: str = DEFAULT_TARGET
+    unused_check: bool = True  # report suppressions that suppress nothing (C2N100)
+    complete: bool = True  # no rule was left out by a selection
 
     def __iter__(self):
         return iter(self.rules)
@@ -132,12 +135,14 @@ class RuleBook:
         """Keep the rules whose id starts with a ``select`` code (all if none), minus ``ignore``."""
         select, ignore = list(select), list(ignore)
         for code in select + ignore:
-            if not any(r.id.startswith(code) for r in self.rules):
+            if not any(r.id.startswith(code) for r in self.rules) and not UNUSED.startswith(code):
                 raise RuleError("--select/--ignore", f"no rule matches '{code}'")
         kept = [r for r in self.rules
                 if (not select or any(r.id.startswith(c) for c in select))
                 and not any(r.id.startswith(c) for c in ignore)]
-        return RuleBook(tuple(kept), self.target)
+        unused = (self.unused_check and (not select or any(UNUSED.startswith(c) for c in select))
+                  and not any(UNUSED.startswith(c) for c in ignore))
+        return RuleBook(tuple(kept), self.target, unused, self.complete and len(kept) == len(self.rules))
 
 
 class _LineDict(dict):

@@ -6,6 +6,12 @@ import re
 from dataclasses import dataclass, field
 
 UNUSED = "C2N100"  # the finding for a suppression that suppresses nothing
+UNUSED_WHY = (
+    "A `# cuda2npu: ignore` or `ignore[ID, ...]` comment on a line where no rule (or none of the named\n"
+    "ones) acts is reported, so suppressions do not outlive the code they were written for: remove it,\n"
+    "or name the rule that acts there. `--ignore C2N100` (or `ignore = [\"C2N100\"]`) turns the check\n"
+    "off; with `--select`, it runs only when selected, and then judges only suppressions that name a\n"
+    "selected rule.")
 _DIRECTIVE = re.compile(r"#\s*cuda2npu:\s*(ignore|skip-file)\b(?:\[([^\]]*)\])?")
 
 

@@ -64,3 +64,25 @@ def test_unused_suppressions_are_reported():
 def test_suppression_works_when_spliced():
     source = "import torch\n\nA = 1\n\nx = t.cuda()  # cuda2npu: ignore\ny = t.cuda()\n"
     assert ENGINE.migrate(source).code == "import torch\nimport torch_npu\n\nA = 1\n\nx = t.cuda()  # cuda2npu: ignore\ny = t.npu()\n"
+
+
+def test_c2n100_can_be_ignored_selected_and_explained(cli, tmp_path):
+    path = tmp_path / "a.py"
+    source = ("import torch\nx = 1  # cuda2npu: ignore\ny = torch.cuda.synchronize()  # cuda2npu: ignore\n"
+              "z = t.cuda()  # cuda2npu: ignore[NPU102]\nw = 2  # cuda2npu: ignore[NPU201]\n")
+    path.write_text(source)
+
+    def unused(*args) -> list[str]:
+        result = cli("migrate", "--check", "--no-config", *args, path)
+        assert result.exit_code in (0, 1), result.stderr
+        return [line.split(" ")[0].rsplit(":", 2)[1] for line in result.stderr.splitlines() if " C2N100 " in line]
+
+    assert unused() == ["2", "5"]
+    assert unused("--ignore", "C2N100") == []
+    # rules left out: a blanket suppression, or one naming only left-out rules, cannot be judged
+    assert unused("--select", "NPU1") == []
+    assert unused("--select", "NPU1,C2N100") == []
+    assert unused("--select", "NPU2,C2N100") == ["5"]  # it names a selected rule that does not act there
+    explained = cli("explain", "c2n100")
+    assert explained.exit_code == 0 and explained.stdout.startswith("C2N100 (suppressions, warning)")
+    assert cli("explain", "npu330").stdout.startswith("NPU330 (context, warning)")
