@@ -58,13 +58,14 @@ class Engine:
         if suppressions.skip_file:
             return Migration(source, source)
         tree = _python_ast(source)
-        _refuse_long_chains(source, tree)
-        imports: list = []
-        wanted = splice.wanted_lines(source, tree, self.index.site_trigger, imports) if tree is not None else None
-        if tree is not None:
+        judgement, plan = Judgement(), None
+        if tree is not None:  # else syntax newer than this Python: LibCST alone, without the analyses
+            _refuse_long_chains(source, tree)
+            imports: list = []
+            wanted = splice.wanted_lines(source, tree, self.index.site_trigger, imports)
             _refuse_huge_statements(source, tree, wanted)
-        judgement = judge(source, tree, self.index, project, wanted, imports) if tree is not None else Judgement()
-        plan = splice.plan(source, tree, wanted) if self.splice and tree is not None else None
+            judgement = judge(source, tree, self.index, project, wanted, imports)
+            plan = splice.plan(source, tree, wanted) if self.splice else None
         if plan is not None:
             try:
                 return self._run(source, suppressions, plan, judgement)
@@ -274,11 +275,11 @@ def _with_deep_stack(function, *args):
 CHAIN_LIMIT = 1000  # LibCST's parse time grows with the square of a chain's length: 1,000 links ~1 s
 
 
-def _refuse_long_chains(source: str, tree: ast.Module | None) -> None:
+def _refuse_long_chains(source: str, tree: ast.Module) -> None:
     """Refuse, in bounded time, a file with a method chain (``x.a().b()...``) or subscript chain
     longer than :data:`CHAIN_LIMIT` links: LibCST would take minutes on it. Counted only in files
     whose text could hold one."""
-    if tree is None or source.count(").") + source.count("](") + source.count(")[") < CHAIN_LIMIT:
+    if source.count(").") + source.count("](") + source.count(")[") < CHAIN_LIMIT:
         return
     seen: set[int] = set()
     for node in ast.walk(tree):

@@ -164,21 +164,25 @@ def _split(code: str, markers: _Markers) -> list[str]:
     return [body[:-1] if body.endswith("\n") else body for body in parts[1::2]]
 
 
+def _cell_of(program: str, markers: _Markers):
+    """For a line of the joined program: (its line inside its cell, the cell's index)."""
+    starts = [(program.count("\n", 0, m.start()) + 2, int(m.group(1))) for m in markers.cell_line.finditer(program)]
+    return lambda line: next(((line - first + 1, c) for first, c in reversed(starts) if line >= first), (line, 0))
+
+
 def _in_cell(exc: SourceError, program: str, markers: _Markers) -> SourceError:
     if not exc.line:
         return exc
-    starts = [(program.count("\n", 0, m.start()) + 2, int(m.group(1))) for m in markers.cell_line.finditer(program)]
-    first, cell = next(((f, c) for f, c in reversed(starts) if exc.line >= f), (1, 0))
-    return type(exc)(f"cell {cell + 1}, line {exc.line - first + 1}: {exc.message}")  # no line of the JSON
+    line, cell = _cell_of(program, markers)(exc.line)
+    return type(exc)(f"cell {cell + 1}, line {line}: {exc.message}")  # no line of the JSON
 
 
 def _cell_positions(result: Migration, program: str, markers: _Markers) -> Migration:
     """Edits and findings with lines counted inside their cell, and the cell named in the message."""
-    starts = [(program.count("\n", 0, m.start()) + 2, int(m.group(1))) for m in markers.cell_line.finditer(program)]
+    cell_of = _cell_of(program, markers)
 
     def where(item):
-        line, cell = next(((item.line - first + 1, c) for first, c in reversed(starts) if item.line >= first),
-                          (item.line, 0))
+        line, cell = cell_of(item.line)
         return replace(item, line=max(line, 1), message=f"cell {cell + 1}: {item.message}")
 
     return Migration(result.source, result.code, [where(e) for e in result.edits],

@@ -10,7 +10,7 @@ from .symbols import PrefixIndex
 
 # Index forms a device string may carry after "<device>:": a number, a %-placeholder, a {field}.
 _DEVICE_SUFFIX = r"(?::(?:\d+|%[dis]|\{[^{}]*\})?)?"
-_WORD_CHAR = re.compile(r"\w")
+WORD_CHAR = re.compile(r"\w")
 _ALNUM = re.compile(r"[A-Za-z0-9]")
 _IMPORT_PREFIX = re.compile(r"[ \t]*(?:from|import(?:[ \t]+[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,)*)[ \t]+")
 
@@ -92,9 +92,12 @@ class RuleIndex:
         self.target_words = {book.target} | {r.get("replace") for r in book.of_kind("string") if r.get("replace")}
         self.aware = word_pattern(self.target_words)
 
+    def target_offsets(self, text: str):
+        """Where ``text`` names the target ("npu", "hccl", ...) as a word, in any case (as :attr:`aware`)."""
+        return word_offsets(text.lower(), [w.lower() for w in self.target_words], _ALNUM)
+
     def names_target(self, text: str) -> bool:
-        """Whether ``text`` names the target ("npu", "hccl", ...) as a word (as :attr:`aware`)."""
-        return next(word_offsets(text.lower(), [w.lower() for w in self.target_words], _ALNUM), None) is not None
+        return next(self.target_offsets(text), None) is not None
 
     def may_use_cuda_only(self, text: str | bytes) -> bool:
         """Whether ``text`` may use a CUDA-only API: an import line of its package, or one of the
@@ -103,10 +106,10 @@ class RuleIndex:
             if not any(w.encode() in text for w in self._cuda_only_roots + self._cuda_only_words):
                 return False
             text = text.decode("utf-8", "replace")
-        if next(word_offsets(text, self._cuda_only_words, _WORD_CHAR), None) is not None:
+        if next(word_offsets(text, self._cuda_only_words, WORD_CHAR), None) is not None:
             return True
         return any(_IMPORT_PREFIX.fullmatch(text, text.rfind("\n", 0, at) + 1, at)
-                   for at in word_offsets(text, self._cuda_only_roots, _WORD_CHAR))
+                   for at in word_offsets(text, self._cuda_only_roots, WORD_CHAR))
 
     def triggered(self, source: str) -> bool:
         """Whether any rule could act on ``source``: a file without a trigger word is never parsed."""

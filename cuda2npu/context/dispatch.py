@@ -20,7 +20,7 @@ from typing import Iterator
 
 from ..kinds import fill
 from ..rulebook import Rule
-from ..ruleindex import word_offsets, word_pattern
+from ..ruleindex import WORD_CHAR, word_offsets, word_pattern
 from .judgement import Veto
 from .facts import FileFacts
 
@@ -41,10 +41,10 @@ def _mentions(pattern, nodes) -> bool:
 
 def dispatch_line(facts: FileFacts, rule: Rule) -> int | None:
     """The first line where the module chooses between the target and CUDA, if it does."""
-    if not facts.index.names_target(facts.source):
+    marked = facts.lines_at(facts.index.target_offsets(facts.source))
+    if not marked:
         return None
     target, source = facts.index.aware, word_pattern(rule.get("words", ["cuda"]))
-    marked = facts.lines_at(word_offsets(facts.source.lower(), [w.lower() for w in facts.index.target_words], _ALNUM))
     found = []
     for stmt, _, _ in facts.statements():
         if isinstance(stmt, ast.If) and facts.touches(marked, stmt.test.lineno, stmt.test.end_lineno):
@@ -92,22 +92,16 @@ def agnostic_marker(facts: FileFacts, rule: Rule) -> tuple[int, str] | None:
     bound = {local: full for local, full in facts.bindings.items() if marker(full)}
     found = []
     for word in sorted(lasts | bound.keys()):
-        at = facts.source.find(word)
-        while at >= 0:
-            end = at + len(word)
-            if not (_WORD.match(facts.source, end) or (at and _WORD.match(facts.source, at - 1))):
-                prefix = _PREFIX.search(facts.source, max(0, at - 120), at)
-                full = facts.bindings.qualify(prefix.group(1).split(".") + [word]) if prefix else None
-                name = ".".join(full[0]) if full else bound.get(word)
-                if name and marker(name):
-                    found.append((facts.source.count("\n", 0, at) + 1, name))
-                    break
-            at = facts.source.find(word, end)
+        for at in word_offsets(facts.source, [word], WORD_CHAR):
+            prefix = _PREFIX.search(facts.source, max(0, at - 120), at)
+            full = facts.bindings.qualify(prefix.group(1).split(".") + [word]) if prefix else None
+            name = ".".join(full[0]) if full else bound.get(word)
+            if name and marker(name):
+                found.append((facts.source.count("\n", 0, at) + 1, name))
+                break
     return min(found, default=None)
 
 
-_WORD = re.compile(r"\w")
-_ALNUM = re.compile(r"[A-Za-z0-9]")
 _PREFIX = re.compile(r"([A-Za-z_][\w.]*?)\s*\.\s*\Z")
 
 

@@ -138,6 +138,14 @@ class FileFacts:
         return CudaOnly(self)
 
     @cached_property
+    def optimizers(self):
+        """The file's optimizers and what it does with them (:mod:`cuda2npu.context.optimizers`),
+        worked out once for every check that asks."""
+        from .optimizers import Optimizers
+
+        return Optimizers(self, self.index.context.get("optimizer-swap"))
+
+    @cached_property
     def calls(self) -> list[ast.Call]:
         return [n for n in self.nodes if isinstance(n, ast.Call)]
 

@@ -49,17 +49,9 @@ class CudaOnly:
         self._project: dict[str, tuple[ast.ImportFrom, ast.alias]] = {}  # names from the project, unread
         libraries = facts.index.may_use_cuda_only(facts.source)
         for node in facts.imports:
-            if isinstance(node, ast.Import) and libraries:
-                for alias in node.names:  # `import a.b` binds `a`: its references resolve through it
-                    hit = self.index.longest(alias.name.split(".")) if alias.asname or "." not in alias.name else None
-                    if hit is not None:
-                        self.imported[alias.asname or alias.name] = Reason(hit.value, alias.name, node.lineno)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level and libraries:
-                for alias in node.names:
-                    full = f"{node.module}.{alias.name}"
-                    hit = self.index.longest(full.split("."))
-                    if hit is not None:
-                        self.imported[alias.asname or alias.name] = Reason(hit.value, full, node.lineno)
+            for local, reason in _library_imports(self.index, node) if libraries else ():
+                if local is not None:  # `import a.b` binds `a`: its references resolve through it
+                    self.imported[local] = reason
             if isinstance(node, ast.ImportFrom) and facts.project is not None and (node.level or node.module):
                 for alias in node.names:  # looked up in the project index when the name is called
                     self._project.setdefault(alias.asname or alias.name, (node, alias))
@@ -112,6 +104,23 @@ class CudaOnly:
             if found is not None:
                 return found
         return None
+
+
+def _library_imports(index, node: ast.stmt) -> Iterator[tuple[str | None, Reason]]:
+    """(the local name it binds, None for ``import a.b``; why) for each CUDA-only API an absolute
+    import statement imports."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            hit = index.longest(alias.name.split(".")) if index else None
+            if hit is not None:
+                local = alias.asname or (alias.name if "." not in alias.name else None)
+                yield local, Reason(hit.value, alias.name, node.lineno)
+    elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+        for alias in node.names:
+            full = f"{node.module}.{alias.name}"
+            hit = index.longest(full.split(".")) if index else None
+            if hit is not None:
+                yield alias.asname or alias.name, Reason(hit.value, full, node.lineno)
 
 
 def _callee(node: ast.AST) -> ast.AST:
@@ -209,20 +218,14 @@ def module_names(facts: FileFacts) -> dict[str, Reason]:
         return {}
     out = dict(cuda.imported)
     for stmt in facts.tree.body:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and cuda.function(stmt.name) is not None:
-            out[stmt.name] = cuda.function(stmt.name)
+        found = cuda.function(stmt.name) if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+        if found is not None:
+            out[stmt.name] = found
     return out
 
 
 def module_reason(facts: FileFacts) -> Reason | None:
     """For the project index: why a module cannot be imported without CUDA (an unconditional
     module-level import of a CUDA-only library), if it cannot."""
-    index = facts.index.cuda_only
-    for stmt in facts.tree.body:
-        if isinstance(stmt, ast.Import) or (isinstance(stmt, ast.ImportFrom) and stmt.module and not stmt.level):
-            prefix = f"{stmt.module}." if isinstance(stmt, ast.ImportFrom) else ""
-            for alias in stmt.names:
-                hit = index.longest((prefix + alias.name).split(".")) if index else None
-                if hit is not None:
-                    return Reason(hit.value, prefix + alias.name, stmt.lineno)
-    return None
+    return next((reason for stmt in facts.tree.body for _, reason in _library_imports(facts.index.cuda_only, stmt)),
+                None)

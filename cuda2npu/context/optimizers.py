@@ -84,7 +84,7 @@ def _held(node: ast.AST) -> set[str]:
     return set()
 
 
-class _Analysis:
+class Optimizers:
     """The optimizers constructed in one file, the names they live under, and the risky uses."""
 
     def __init__(self, facts: FileFacts, swap_rule: Rule | None):
@@ -267,7 +267,7 @@ def swap(facts: FileFacts, rule: Rule) -> Iterator[Veto]:
     """The stock optimizers a fused-optimizer rule would swap, kept where the swap is unsafe."""
     if not _mentions(facts, _fused(facts)):
         return
-    analysis = _Analysis(facts, rule)
+    analysis = facts.optimizers
     shared: list[Use] | None = None
     for call, full in analysis.constructors(analysis.fused):
         names, uses = analysis.names(call)
@@ -297,7 +297,7 @@ def traps(facts: FileFacts, rule: Rule) -> Iterator[Note]:
     """The traps of the fused optimizers already in the code, reported where they are set."""
     if not _mentions(facts, {r.get("replace") for r in _fused(facts).values()}):
         return
-    analysis = _Analysis(facts, facts.index.context.get("optimizer-swap"))
+    analysis = facts.optimizers
     seen: set[int] = set()
     reasons = rule.get("reasons", {})
     for call, full in analysis.constructors(analysis.fused_names):
@@ -321,7 +321,7 @@ def clip(facts: FileFacts, rule: Rule) -> Iterator[Note]:
     sites = [c for c in facts.calls if facts.resolve(c.func) in clips]
     if not sites:
         return
-    analysis = _Analysis(facts, facts.index.context.get("optimizer-swap"))
+    analysis = facts.optimizers
     found = [(c, full) for c, full in analysis.constructors(set(analysis.fused) | analysis.fused_names)]
     if not found:
         return
