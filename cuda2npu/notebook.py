@@ -7,7 +7,6 @@ and shell lines are masked as ``pass`` statements while the engine runs and put 
 
 from __future__ import annotations
 
-import difflib
 import io
 import json
 import re
@@ -121,8 +120,8 @@ def _unmask(text: str, magics: list[str], markers: _Markers) -> str:
     return "".join(out)
 
 
-def migrate_notebook(text: str, migrate: Callable[[str], Migration]) -> tuple[str, Migration, list[str]]:
-    """The new notebook text, the migration of its joined code, and a readable diff per changed cell."""
+def migrate_notebook(text: str, migrate: Callable[[str], Migration]) -> tuple[str, Migration]:
+    """The new notebook text and the migration of its joined code (lines counted per cell)."""
     try:
         nb = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -140,22 +139,17 @@ def migrate_notebook(text: str, migrate: Callable[[str], Migration]) -> tuple[st
     except SourceError as exc:  # its line in the joined program: say which cell and which line there
         raise _in_cell(exc, program, markers) from None
     if not result.changed:
-        return text, _cell_positions(result, program, markers), []
+        return text, _cell_positions(result, program, markers)
     bodies = _split(_unmask(result.code, magics, markers), markers)
     if len(bodies) != len(cells):  # never write cells that did not come back whole
         raise SourceError("internal error: the notebook's cells could not be told apart after migration; "
                           "not migrated", 1)
     new_sources = {i: heads[i][0] + body for (i, _), body in zip(cells, bodies)}
-    diffs = []
     for i, old in cells:
-        new = new_sources[i]
-        if new != old:
+        if new_sources[i] != old:
             cell = nb["cells"][i]
-            cell["source"] = _LINES.findall(new) if isinstance(cell.get("source"), list) else new
-            diff = difflib.unified_diff(_LINES.findall(old), _LINES.findall(new),
-                                        f"cell {i + 1} (before)", f"cell {i + 1} (after)")
-            diffs.append("".join(line if line.endswith("\n") else line + "\n" for line in diff))
-    return dump(nb), _cell_positions(result, program, markers), diffs
+            cell["source"] = _LINES.findall(new_sources[i]) if isinstance(cell.get("source"), list) else new_sources[i]
+    return dump(nb), _cell_positions(result, program, markers)
 
 
 def _split(code: str, markers: _Markers) -> list[str]:

@@ -157,7 +157,7 @@ def _migrate(data: bytes, engines: Engines, source: Source, result: FileResult) 
 
 
 def _migrate_notebook(data: bytes, engines: Engines, source: Source, result: FileResult) -> bytes:
-    """The migrated bytes of a notebook; its diff shows the changed cells."""
+    """The migrated bytes of a notebook (its diff is a patch of the JSON, as ``git apply`` needs)."""
     try:
         text = decode_as(data, "utf-8")
         if not engines.triggered(text):
@@ -165,13 +165,11 @@ def _migrate_notebook(data: bytes, engines: Engines, source: Source, result: Fil
         result.parsed = True
         from .notebook import migrate_notebook
 
-        new, migration, cell_diffs = migrate_notebook(text, engines(source.ignore).migrate)
+        new, migration = migrate_notebook(text, engines(source.ignore).migrate)
     except SourceError as exc:
         result.error, result.error_line = exc.message, exc.line
         return data
     result.edits, result.findings, result.changed = migration.edits, migration.findings, new != text
-    header = f"--- a/{source.display}\n+++ b/{source.display}\n"
-    result.diff = (header + "".join(cell_diffs)).encode("utf-8") if cell_diffs else b""
     return new.encode("utf-8")
 
 

@@ -264,6 +264,9 @@ GIT_CASES = {
     "mixed.py": b"import torch\nx = t.cuda()\r\ny = 'cuda'\r\n",
     "pkg/deep.py": b"import os\nimport torch\n\n\ndef f(t):\n    return t.cuda()\n",
     "unchanged.py": NOCUDA,
+    "nb.ipynb": json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                       "source": ["import torch\n", "x = t.cuda()"]}],
+                            "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1).encode() + b"\n",
 }
 
 
