@@ -1,8 +1,10 @@
 """Time and memory of ``cuda2npu migrate --check`` on real packages, next to reference floors.
 
-For each package: the CLI with the default jobs and with ``--jobs 1``; then floors measured in the
-same run: reading every file and searching it for "cuda", ``libcst.parse_module`` on every file,
-and ``ruff check --select ALL``. Also the start-up cost on one small file. Prints Markdown.
+For each package: the CLI with the default jobs and with ``--jobs 1`` (first runs: ``--no-cache``),
+and a second run on the unchanged tree answered from the results cache; then floors measured in
+the same run: reading every file and searching it for "cuda", ``libcst.parse_module`` on every
+file, and ``ruff check --select ALL``. Also the start-up cost on one small file, uncached and
+cached (what a pre-commit run on unchanged files pays). Prints Markdown.
 
     python benchmarks/bench.py --runs 3
 """
@@ -189,7 +191,7 @@ def measure(cmd: list[str], env: dict[str, str], cwd: Path) -> Sample:
 
 def failure(cmd_kind: str, sample: Sample) -> str | None:
     """Why a run counts as failed: exit 1 of ``migrate --check`` only means files would change."""
-    allowed = (0, 1) if cmd_kind == "migrate" else (0,)
+    allowed = (0, 1) if cmd_kind in ("migrate", "cached") else (0,)
     if sample.code not in allowed or "Traceback (most recent call last)" in sample.stderr:
         return f"exit {sample.code}: {sample.stderr.strip()[-2000:]}"
     return None
@@ -215,9 +217,11 @@ def commands(target: Path, ruff: list[str] | None) -> list[tuple[str, str, list[
     """(label, kind, argv) for one package."""
     py, t = sys.executable, str(target)
     out = [
-        ("(a) migrate --check (default jobs)", "migrate", [py, "-m", "cuda2npu", "migrate", "--check", "-q", t]),
+        ("(a) migrate --check (default jobs)", "migrate",
+         [py, "-m", "cuda2npu", "migrate", "--check", "-q", "--no-cache", t]),
         ("(b) migrate --check --jobs 1", "migrate",
-         [py, "-m", "cuda2npu", "migrate", "--check", "-q", "--jobs", "1", t]),
+         [py, "-m", "cuda2npu", "migrate", "--check", "-q", "--no-cache", "--jobs", "1", t]),
+        ("(e) migrate --check, second run (cached)", "cached", [py, "-m", "cuda2npu", "migrate", "--check", "-q", t]),
         ("(d1) floor: read + search 'cuda'", "floor", [py, "-c", GREP_FLOOR, t]),
         ("(d2) floor: libcst.parse_module", "floor", [py, "-c", PARSE_FLOOR, t]),
     ]
@@ -230,6 +234,8 @@ def commands(target: Path, ruff: list[str] | None) -> list[tuple[str, str, list[
 def run_row(row: Row, kind: str, cmd: list[str], runs: int, env: dict[str, str], cwd: Path) -> list[str]:
     """Run ``cmd`` ``runs`` times into ``row``; return the failures."""
     problems = []
+    if kind == "cached":  # the first run fills the cache; the timed ones answer from it
+        measure(cmd, env, cwd)
     for _ in range(runs):
         sample = measure(cmd, env, cwd)
         row.samples.append(sample)
@@ -266,15 +272,17 @@ def table(rows: list[Row]) -> str:
 
 
 def ratios(rows: list[Row]) -> list[str]:
-    """(a) and (b) against each floor, per package."""
+    """(a), (b) and (e) against each floor, per package; the cached start-up against the uncached."""
     out = []
     for package in dict.fromkeys(r.package for r in rows):
-        mine = {r.command[:3]: r for r in rows if r.package == package}
-        for ours in ("(a)", "(b)"):
+        mine = {r.command.split()[0]: r for r in rows if r.package == package}  # "(a)", "(d1)", ...
+        if "(c)" in mine and "(c2)" in mine:
+            out.append(f"- start-up, second run (cached): {mine['(c2)'].median / mine['(c)'].median:.2f}× the uncached run")
+        for ours in ("(a)", "(b)", "(e)"):
             if ours not in mine:
                 continue
             parts = [f"{mine[ours].median / mine[f].median:.2f}× {mine[f].command.split(': ', 1)[1]}"
-                     for f in ("(d1", "(d2", "(d3") if f in mine]
+                     for f in ("(d1)", "(d2)", "(d3)") if f in mine]
             out.append(f"- {package} {ours}: " + ", ".join(parts))
     return out
 
@@ -318,18 +326,21 @@ def measure_all(args: argparse.Namespace, cache: Path, env: dict[str, str], stat
     small.parent.mkdir(parents=True, exist_ok=True)
     small.write_text(STARTUP_FILE)
     startup = [sys.executable, "-m", "cuda2npu", "migrate", "--check", "-q", str(small)]
+    env = {**env, "CUDA2NPU_CACHE_DIR": str(cache / "results-cache")}
     for name in args.packages:
         version, root = _corpus.fetch(name, cache)
         versions.append(f"{name}=={version}")
         files, lines = size(root)
         print(f"measuring {name} {version}: {files} files, {lines} lines", file=sys.stderr)
         measure([sys.executable, "-c", GREP_FLOOR, str(root)], env, cache)  # warm the page cache
-        measure(startup, env, cache)  # and the bytecode cache
+        measure([*startup, "--no-cache"], env, cache)  # and the bytecode cache
         for label, kind, cmd in commands(root, ruff):
             rows.append(Row(label, name, files, lines))
             problems += run_row(rows[-1], kind, cmd, args.runs, env, cache)
     rows.append(Row("(c) migrate --check, one file (start-up)", small.name, 1, STARTUP_FILE.count("\n")))
-    problems += run_row(rows[-1], "migrate", startup, args.runs, env, cache)
+    problems += run_row(rows[-1], "migrate", [*startup, "--no-cache"], args.runs, env, cache)
+    rows.append(Row("(c2) migrate --check, one file, second run (cached)", small.name, 1, STARTUP_FILE.count("\n")))
+    problems += run_row(rows[-1], "cached", startup, args.runs, env, cache)
     report(args, rows, problems, versions, ruff, env, state)
     return 1 if problems else 0
 

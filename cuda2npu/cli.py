@@ -33,6 +33,12 @@ def _rulebook(rule_paths: tuple[str, ...], select: tuple[str, ...] = (), ignore:
         _fail(str(exc))
 
 
+def _cache_options(command):
+    command = click.option("--cache-dir", type=click.Path(file_okay=False),
+                           help="Keep the results cache here (default: ~/.cache/cuda2npu).")(command)
+    return click.option("--no-cache", is_flag=True, help="Neither read nor write the results cache.")(command)
+
+
 _rules_option = click.option("--rules", "rule_paths", multiple=True, metavar="PATH",
                              help="Extra rule file or folder of *.yaml files (repeatable).")
 
@@ -74,8 +80,9 @@ def main() -> None:
 @click.option("--no-config", is_flag=True, help="Ignore any pyproject.toml.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the cores available).")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors and the summary only, not each finding.")
+@_cache_options
 def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path, report_format, fail_on,
-            config_path, no_config, jobs, quiet) -> None:
+            config_path, no_config, jobs, quiet, no_cache, cache_dir) -> None:
     """Migrate PATHS (files or folders) in place, or show what would change.
 
     Exit status: 0 when done (or nothing to change), 1 when --check/--diff found files that would
@@ -90,8 +97,9 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
         _fail("--out-dir writes files; it cannot be combined with --diff or --check")
     if report_path and not os.path.isdir(os.path.dirname(os.path.abspath(report_path))):
         _fail(f"--report {report_path}: the folder does not exist")
-    config, book = _project(paths, config_path, no_config, rule_paths, select, ignore)
-    sources = _sources(paths, out_dir, config, book)
+    config, book, patterns, cache = _session(paths, config_path, no_config, rule_paths, select, ignore,
+                                             positions=bool(report_path), no_cache=no_cache, cache_dir=cache_dir)
+    sources = _sources(paths, out_dir, config, patterns)
     fail_on = fail_on or config.fail_on
     mode = "check" if check else "diff" if diff else "write"
     console = Console(quiet=quiet)
@@ -101,7 +109,7 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     try:
         colored = fancy(sys.stdout)
         with console.progress(len(sources)) as advance:
-            for source, result in zip(sources, run(sources, book, options, jobs or default_jobs()), strict=True):
+            for source, result in zip(sources, run(sources, book, options, jobs or default_jobs(), cache), strict=True):
                 advance()
                 if result.diff:
                     sys.stdout.buffer.write(color_diff(result.diff) if colored else result.diff)
@@ -115,7 +123,7 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
         signal.signal(signal.SIGTERM, previous)
     if report_path:
         try:
-            text = render(format_for(report_path, report_format), entries, summary, mode, book)
+            text = render(format_for(report_path, report_format), entries, summary, mode, book())
             with open(report_path, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)
         except OSError as exc:
@@ -132,12 +140,65 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _project(paths, config_path, no_config, rule_paths, select=(), ignore=()):
-    """The configuration, and the rulebook it and the flags select (--select replaces, ignores add up)."""
+def _session(paths, config_path, no_config, rule_paths, select=(), ignore=(), *, positions=False,
+             no_cache=False, cache_dir=None):
+    """The configuration; a loader of the rulebook it and the flags select (--select replaces,
+    ignores add up), called now unless the cache already knows these rules; the text rules' file
+    patterns; the results cache (None when off)."""
+    import functools
+
     config = _config(paths, config_path, no_config)
-    book = _rulebook((*config.rules, *rule_paths), select or tuple(config.select), (*config.ignore, *ignore),
-                     fused_optimizers=config.fused_optimizers)
-    return config, book
+    rule_paths, select, ignore = (*config.rules, *rule_paths), select or tuple(config.select), (*config.ignore, *ignore)
+
+    @functools.cache
+    def book():
+        loaded = _rulebook(rule_paths, select, ignore, fused_optimizers=config.fused_optimizers)
+        _check_per_file_ignores(config, loaded)
+        return loaded
+
+    settings = {"select": _codes(select), "ignore": _codes(ignore), "fused": config.fused_optimizers,
+                "per-file-ignores": config.per_file_ignores, "positions": positions}
+    cache = None if no_cache else _cache(config, cache_dir, rule_paths, settings)
+    patterns = cache.text_patterns if cache is not None else None
+    if patterns is None:
+        patterns = book().text_patterns()
+        if cache is not None:
+            cache.know(patterns)
+    return config, book, patterns, cache
+
+
+def _cache(config, cache_dir, rule_paths, settings):
+    """The results cache of this run's rules and settings; None when turned off."""
+    from pathlib import Path
+
+    from .cache import Cache, default_dir, disabled_by_env, fingerprint, refusal
+    from .files import default_rules_dir, rule_files
+
+    if disabled_by_env():
+        return None
+    from_env = os.environ.get("CUDA2NPU_CACHE_DIR")
+    folder = Path(cache_dir) if cache_dir else default_dir() if from_env else config.cache_dir or default_dir()
+    why = refusal(folder)
+    if why:
+        _fail(f"cache folder {folder}: {why}; choose another with --cache-dir or cache-dir, or use --no-cache")
+    files = [*rule_files(default_rules_dir())]
+    for entry in rule_paths:
+        found = rule_files(Path(entry))
+        if found is None:
+            return None  # the rulebook's load says why
+        files += found
+    key = fingerprint(files, settings)
+    return Cache(folder, key) if key else None
+
+
+def _check_per_file_ignores(config, book) -> None:
+    from .rulebook import RuleError
+
+    for ids in config.per_file_ignores.values():
+        try:
+            book.select(ignore=_codes(tuple(ids)))
+        except RuleError as exc:
+            _fail(f"{config.path}: [tool.cuda2npu] per-file-ignores: {exc}")
 
 
 def _config(paths, config_path, no_config):
@@ -153,26 +214,20 @@ def _config(paths, config_path, no_config):
         _fail(str(exc))
 
 
-def _sources(paths, out_dir, config, book):
+def _sources(paths, out_dir, config, text_patterns):
     """The files to process, with the configuration's excludes and per-file ignores applied."""
     from .files import DEFAULT_EXCLUDE, Excluder, UsageError, collect
-    from .rulebook import RuleError
 
     base = config.path.parent if config.path else None
     patterns = list(DEFAULT_EXCLUDE if config.exclude is None else config.exclude) + config.extend_exclude
     try:
-        sources = collect(paths, out_dir, Excluder(patterns, base), book.text_patterns())
+        sources = collect(paths, out_dir, Excluder(patterns, base), text_patterns)
     except UsageError as exc:
         _fail(str(exc))
     if not config.per_file_ignores:
         return sources
     matchers = [(Excluder([pattern], base), tuple(_codes(tuple(ids))))
                 for pattern, ids in config.per_file_ignores.items()]
-    for _, ids in matchers:
-        try:
-            book.select(ignore=ids)
-        except RuleError as exc:
-            _fail(f"{config.path}: [tool.cuda2npu] per-file-ignores: {exc}")
     return [replace(s, ignore=tuple(sorted({i for match, ids in matchers if match(s.path) for i in ids})))
             for s in sources]
 
@@ -184,7 +239,8 @@ def _sources(paths, out_dir, config, book):
               help="Read [tool.cuda2npu] from this pyproject.toml (default: the nearest one).")
 @click.option("--no-config", is_flag=True, help="Ignore any pyproject.toml.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the cores available).")
-def analyze(paths, rule_paths, config_path, no_config, jobs) -> None:
+@_cache_options
+def analyze(paths, rule_paths, config_path, no_config, jobs, no_cache, cache_dir) -> None:
     """Estimate a port before making it: per file, what migrates automatically and what needs a human.
 
     Writes nothing. Effort: none (nothing to do), low (automatic only, or one or two findings),
@@ -193,10 +249,11 @@ def analyze(paths, rule_paths, config_path, no_config, jobs) -> None:
     from .console import fancy
     from .runner import Options, default_jobs, run
 
-    config, book = _project(paths, config_path, no_config, rule_paths)
-    sources = [s for s in _sources(paths, None, config, book) if s.kind != "other"]
+    config, book, patterns, cache = _session(paths, config_path, no_config, rule_paths, no_cache=no_cache,
+                                             cache_dir=cache_dir)
+    sources = [s for s in _sources(paths, None, config, patterns) if s.kind != "other"]
     rows, totals = [], [0, 0, 0]
-    for result in run(sources, book, Options(write=False, positions=False), jobs or default_jobs()):
+    for result in run(sources, book, Options(write=False, positions=False), jobs or default_jobs(), cache):
         manual = sum(f.severity != "info" for f in result.findings)
         if result.edits or result.findings or result.error:
             rows.append((result.path, str(len(result.edits)), str(manual),

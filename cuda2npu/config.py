@@ -15,7 +15,7 @@ else:  # pragma: no cover
 
 SEVERITY_LEVELS = ("info", "warning", "error")
 _LISTS = ("select", "ignore", "rules", "exclude", "extend-exclude")
-KEYS = (*_LISTS, "per-file-ignores", "fused-optimizers", "fail-on")
+KEYS = (*_LISTS, "per-file-ignores", "fused-optimizers", "fail-on", "cache-dir")
 
 
 class ConfigError(Exception):
@@ -35,6 +35,7 @@ class Config:
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     fused_optimizers: bool = True
     fail_on: str | None = None
+    cache_dir: Path | None = None  # relative to the pyproject.toml
 
 
 def find(paths: Iterable[str]) -> Path | None:
@@ -89,4 +90,8 @@ def load(path: Path | None) -> Config:
             if value not in SEVERITY_LEVELS:
                 raise ConfigError(f"{where}: 'fail-on' must be one of {', '.join(SEVERITY_LEVELS)}")
             config.fail_on = value
+        elif key == "cache-dir":
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{where}: 'cache-dir' must be a folder path")
+            config.cache_dir = path.parent / value
     return config

@@ -161,6 +161,11 @@ class ReadError(Exception):
 def read_regular(path: Path, limit: int | None = MAX_FILE_BYTES) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes (None: any size). A FIFO or device is
     never opened in a way that could block, and never read."""
+    return read_stamped(path, limit)[0]
+
+
+def read_stamped(path: Path, limit: int | None = MAX_FILE_BYTES) -> tuple[bytes, tuple[int, int]]:
+    """:func:`read_regular`, with the file's (size, modification time in ns) taken before reading."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
@@ -177,7 +182,30 @@ def read_regular(path: Path, limit: int | None = MAX_FILE_BYTES) -> bytes:
             raise ReadError(f"cannot read: {exc.strerror or exc}") from None
     if limit is not None and len(data) > limit:
         raise ReadError(f"larger than {limit // (1024 * 1024)} MiB: skipped")
-    return data
+    return data, (info.st_size, info.st_mtime_ns)
+
+
+def stamp(path: Path | str) -> tuple[int, int] | None:
+    """A regular file's (size, modification time in ns); None when it is missing or not regular."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (info.st_size, info.st_mtime_ns) if stat.S_ISREG(info.st_mode) else None
+
+
+def default_rules_dir() -> Path:
+    """The built-in rules: shipped inside the package, or ``rules/`` of a source checkout."""
+    here = Path(__file__).resolve().parent
+    shipped = here / "rules"
+    return shipped if shipped.is_dir() else here.parent / "rules"
+
+
+def rule_files(path: Path) -> list[Path] | None:
+    """A rule file, or the ``*.yaml``/``*.yml`` files of a folder in name order; None for neither."""
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    return [path] if path.is_file() else None
 
 
 def in_place_refusal(path: Path) -> str | None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pathspec import GitIgnoreSpec
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 _MAX_BYTES = 1 << 20  # an ignore file larger than this is not read (git itself has a 100 MB limit)
 
@@ -24,6 +26,8 @@ def _read_spec(path: Path) -> GitIgnoreSpec | None:
         lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
     except OSError:
         return None
+    from pathspec import GitIgnoreSpec  # imported only where a tree has ignore files
+
     spec = GitIgnoreSpec.from_lines(lines)
     return spec if len(spec) else None
 

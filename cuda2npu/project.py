@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .files import MAX_FILE_BYTES, ReadError, read_regular
+from .files import MAX_FILE_BYTES, ReadError, read_regular, stamp
 from .results import SourceError
 from .ruleindex import RuleIndex
 from .sourcefile import decode
@@ -40,7 +40,8 @@ class ProjectIndex:
     def __init__(self, index: RuleIndex):
         self.index = index
         self._modules: dict[str, ModuleFacts | None] = {}
-        self._paths: dict[tuple, Path | None] = {}  # (importing folder, level, name) -> the module's file
+        # (importing folder, level, name) -> the module's file, and the candidate files looked at
+        self._paths: dict[tuple, tuple[Path | None, tuple[Path, ...]]] = {}
 
     def for_file(self, path: Path) -> "ModuleResolver":
         return ModuleResolver(self, Path(os.path.abspath(path)))
@@ -71,13 +72,17 @@ class ProjectIndex:
 
 
 class ModuleResolver:
-    """Resolves one file's imports of its own package to the facts of those modules."""
+    """Resolves one file's imports of its own package to the facts of those modules, and records
+    the files the resolution looked at (``consulted``: what a cached result depends on)."""
 
     def __init__(self, project: ProjectIndex, path: Path):
         self.project, self.path, self.folder = project, path, str(path.parent)
-        top = path.parent
+        self.consulted: dict[str, object] = {}  # path -> (size, mtime_ns), True (present), None (absent)
+        top, self._layout = path.parent, [path.parent / "__init__.py"]
         while (top.parent / "__init__.py").is_file() and top.parent != top:
             top = top.parent
+            self._layout.append(top / "__init__.py")
+        self._layout.append(top.parent / "__init__.py")
         self.package = top if (top / "__init__.py").is_file() else None  # the top package holding the file
 
     def module(self, level: int, name: str | None) -> ModuleFacts | None:
@@ -85,12 +90,17 @@ class ModuleResolver:
         key = (self.folder, level, name)  # many files share an import: resolved once
         if key not in self.project._paths:
             self.project._paths[key] = self._find(level, name)
-        path = self.project._paths[key]
+        path, looked_at = self.project._paths[key]
+        if not level and name:  # whether the name is this file's package depends on the __init__ files
+            for init in self._layout:
+                self.consulted.setdefault(str(init), init.is_file() or None)
+        for candidate in looked_at:
+            self.consulted.setdefault(str(candidate), stamp(candidate))
         if path is None or path == self.path:
             return None
         return self.project.facts(path)
 
-    def _find(self, level: int, name: str | None) -> Path | None:
+    def _find(self, level: int, name: str | None) -> tuple[Path | None, tuple[Path, ...]]:
         if level:
             base = self.path.parent
             for _ in range(level - 1):
@@ -98,9 +108,14 @@ class ModuleResolver:
         elif name and self.package is not None and name.split(".")[0] == self.package.name:
             base = self.package.parent
         else:
-            return None
+            return None, ()
         target = base.joinpath(*name.split(".")) if name else base
-        return next((c for c in (target.with_name(target.name + ".py"), target / "__init__.py") if c.is_file()), None)
+        looked_at: list[Path] = []
+        for candidate in (target.with_name(target.name + ".py"), target / "__init__.py"):
+            looked_at.append(candidate)
+            if candidate.is_file():
+                return candidate, tuple(looked_at)
+        return None, tuple(looked_at)
 
     def display(self, module: ModuleFacts) -> str:
         """How to name ``module`` in a finding: its path from the importing file's folder."""

@@ -8,10 +8,13 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .rulebook import Rule, RuleBook
 from .runner import FileResult
+
+if TYPE_CHECKING:
+    from .rulebook import Rule, RuleBook
 
 REPORT_VERSION = 1
 

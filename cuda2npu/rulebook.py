@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import yaml
 
 from .context.schema import FIELDS as CONTEXT_FIELDS
+from .files import default_rules_dir, rule_files
 from .suppress import UNUSED
 from .rulespec import check_spec
 
@@ -168,22 +169,6 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def default_rules_dir() -> Path:
-    """The built-in rules: shipped inside the package, or ``rules/`` of a source checkout."""
-    here = Path(__file__).resolve().parent
-    shipped = here / "rules"
-    return shipped if shipped.is_dir() else here.parent / "rules"
-
-
-def rule_files(path: Path) -> list[Path]:
-    """A rule file, or the ``*.yaml``/``*.yml`` files of a folder in name order."""
-    if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-    if not path.is_file():
-        raise RuleError(str(path), "no such rule file or folder")
-    return [path]
-
-
 def load_rulebook(extra: Iterable[str | Path] = (), *, target: str = DEFAULT_TARGET,
                   builtin: bool = True) -> RuleBook:
     """The built-in rules of ``target`` (unless ``builtin`` is false) plus the ``extra`` files."""
@@ -191,7 +176,10 @@ def load_rulebook(extra: Iterable[str | Path] = (), *, target: str = DEFAULT_TAR
     seen: dict[str, str] = {}
     sources = ([(p, False) for p in rule_files(default_rules_dir())] if builtin else [])
     for entry in extra:
-        sources += [(p, True) for p in rule_files(Path(entry))]
+        files = rule_files(Path(entry))
+        if files is None:
+            raise RuleError(str(entry), "no such rule file or folder")
+        sources += [(p, True) for p in files]
     for path, explicit in sources:
         file_target, file_rules = _load_file(path)
         if file_target != target:

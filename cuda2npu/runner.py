@@ -8,14 +8,19 @@ import os
 import re
 import signal
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from zlib import error as zlib_error
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence, Union
 
-from .files import MAX_FILE_BYTES, ReadError, Source, in_place_refusal, read_regular, through_link, write_atomic
-from .prefilter import trigger_pattern
+from .files import MAX_FILE_BYTES, ReadError, Source, in_place_refusal, read_stamped, through_link, write_atomic
 from .results import Edit, Finding, SourceError
-from .rulebook import RuleBook
 from .sourcefile import decode, decode_as
+
+if TYPE_CHECKING:
+    from .cache import Cache
+    from .rulebook import RuleBook
+
+    BookOrLoader = Union[RuleBook, Callable[[], RuleBook]]
 
 POOL_MIN_PARSED = 16  # fewer files left to parse than this are faster in one process than a pool's start-up
 _LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
@@ -26,6 +31,7 @@ class Options:
     write: bool = True  # write results (in place, or to the --out-dir copy)
     diff: bool = False  # produce a unified diff
     positions: bool = True  # exact lines for every edit (a report needs them; a summary does not)
+    cache: bool = False  # record what the results cache keeps (stamp, migrated bytes, dependencies)
 
 
 @dataclass
@@ -40,6 +46,10 @@ class FileResult:
     error_line: int | None = None
     diff: bytes = b""
     parsed: bool = False  # passed the prefilter: the engine ran
+    stamp: tuple | None = None  # ((size, mtime_ns), content hash) of the input, for the cache
+    new: bytes | None = None  # the migrated bytes, for the cache
+    deps: dict = field(default_factory=dict)  # project files the analysis read -> their stamps
+    cached: bool = False  # answered by the results cache
 
 
 def _header_name(prefix: bytes, name: bytes) -> bytes:
@@ -65,19 +75,31 @@ def unified_diff(old: bytes, new: bytes, path: str) -> bytes:
 
 
 class Engines:
-    """One engine per set of per-file ignores, built (and LibCST imported) on first use."""
+    """One engine per set of per-file ignores, built (and LibCST imported) on first use; the
+    rulebook itself is loaded on first use when given as a loader (a cached run may need none)."""
 
-    def __init__(self, book: RuleBook, positions: bool = True):
-        self.book = book
+    def __init__(self, book: "BookOrLoader", positions: bool = True):
+        self._load = book if callable(book) else (lambda: book)
+        self._book_loaded = None
         self.positions = positions
-        self.trigger = trigger_pattern(book)
+        self._trigger: list = []
         self._engines: dict = {}
         self._text: dict = {}
         self._project = None
 
+    @property
+    def book(self) -> "RuleBook":
+        if self._book_loaded is None:
+            self._book_loaded = self._load()
+        return self._book_loaded
+
     def triggered(self, text: str) -> bool:
         """The prefilter, without LibCST: most files of a large tree stop here."""
-        return self.trigger is not None and self.trigger.search(text) is not None
+        if not self._trigger:
+            from .prefilter import trigger_pattern
+
+            self._trigger.append(trigger_pattern(self.book))
+        return self._trigger[0] is not None and self._trigger[0].search(text) is not None
 
     def __call__(self, ignore: tuple[str, ...]):
         if ignore not in self._engines:
@@ -111,7 +133,7 @@ def process(source: Source, engines: Engines, options: Options) -> FileResult:
     """Migrate one file; never raises for a bad file, never writes output that does not parse."""
     result = FileResult(source.display)
     try:
-        data = read_regular(source.path, None if source.kind == "other" else MAX_FILE_BYTES)
+        data, stat = read_stamped(source.path, None if source.kind == "other" else MAX_FILE_BYTES)
     except ReadError as exc:
         result.error = str(exc)
         return result
@@ -124,12 +146,56 @@ def process(source: Source, engines: Engines, options: Options) -> FileResult:
         result.edits, result.findings, result.changed = [], [], False
         result.error = f"internal error ({type(exc).__name__}: {exc}); file left unchanged, please report it"
         return result
-    if not options.diff:
-        result.diff = b""
-    elif new != data and not result.diff:
+    if options.cache and migrate:
+        from .cache import content_hash
+
+        result.stamp, result.new = (stat, content_hash(data)), new if new != data else None
+    _finish(source, data, new, result, options)
+    return result
+
+
+def _finish(source: Source, data: bytes, new: bytes, result: FileResult, options: Options) -> None:
+    """The diff and the write of a migrated file (from the rules, or from the cache)."""
+    if options.diff and new != data:
         result.diff = unified_diff(data, new, source.display)
     if options.write:
         _write(source, data, new, result)
+        if result.error or (new != data and source.dest is None):
+            result.stamp = None  # a write failure depends on more than the file; a new file is unknown
+
+
+def _cached(source: Source, cache: "Cache", options: Options) -> FileResult | None:
+    """The result the cache holds for ``source``, with its diff and write done; None on a miss.
+    The file is read only when its stamp changed (then its hash decides) or its bytes are needed."""
+    from .cache import content_hash, result_parts
+
+    entry, fresh = cache.lookup(source)
+    if entry is None:
+        return None
+    try:
+        edits, findings, new = result_parts(entry)
+        changed, error, error_line = bool(entry["changed"]), entry["error"], entry["error_line"]
+    except (KeyError, TypeError, ValueError, zlib_error):  # a damaged entry: a miss
+        return None
+    if changed and new is None:
+        return None
+    data = None
+    if not fresh or (changed and (options.diff or options.write)) or (options.write and source.dest is not None):
+        try:
+            data, stat = read_stamped(source.path, MAX_FILE_BYTES)
+        except ReadError:
+            return None
+        if content_hash(data) != entry.get("hash"):
+            return None
+        if not fresh:
+            cache.refresh(source, entry, stat)
+    cache.used(source, entry)
+    result = FileResult(source.display, changed, edits, findings, error if isinstance(error, str) else None,
+                        error_line if isinstance(error_line, int) else None, cached=True)
+    if data is not None:
+        _finish(source, data, new if changed else data, result, options)
+        if options.write and changed and source.dest is None:
+            cache.forget(source)
     return result
 
 
@@ -140,7 +206,11 @@ def _migrate(data: bytes, engines: Engines, source: Source, result: FileResult) 
         if not engines.triggered(decoded.text):
             return data
         result.parsed = True
-        migration = engines(source.ignore).migrate(decoded.text, engines.project(source.path))
+        project = engines.project(source.path)
+        try:
+            migration = engines(source.ignore).migrate(decoded.text, project)
+        finally:
+            result.deps = project.consulted
     except SourceError as exc:
         result.error, result.error_line = exc.message, exc.line
         return data
@@ -266,32 +336,54 @@ def _work(source: Source) -> FileResult:
     return process(source, *_worker)
 
 
-def run(sources: Sequence[Source], book: RuleBook, options: Options, jobs: int) -> Iterator[FileResult]:
+def run(sources: Sequence[Source], book: "BookOrLoader", options: Options, jobs: int,
+        cache: "Cache | None" = None) -> Iterator[FileResult]:
     """Results in input order, streamed. Files are taken in this process until those seen so far
     predict enough files left to parse to pay for a pool of ``jobs`` worker processes (the prefilter
-    stops most files of a large tree cheaply); the rest then go to the pool."""
+    stops most files of a large tree cheaply, the cache answers unchanged ones); the rest then go
+    to the pool. With a cache, its hits need no rules, and the results are stored at the end."""
     engines = Engines(book, options.positions)
+    options = replace(options, cache=cache is not None)
     parsed = 0
-    for done, source in enumerate(sources, 1):
-        result = process(source, engines, options)
-        parsed += result.parsed
-        yield result
-        if jobs > 1 and parsed * (len(sources) - done) >= POOL_MIN_PARSED * done:
-            yield from _pooled(sources[done:], book, options, jobs)
-            return
+    try:
+        for done, source in enumerate(sources, 1):
+            result = (cache and _cached(source, cache, options)) or _stored(cache, source,
+                                                                           process(source, engines, options))
+            parsed += result.parsed
+            yield result
+            if jobs > 1 and parsed * (len(sources) - done) >= POOL_MIN_PARSED * done:
+                yield from _pooled(sources[done:], engines, options, jobs, cache)
+                return
+    finally:
+        if cache is not None:
+            cache.save()
 
 
-def _pooled(sources: Sequence[Source], book: RuleBook, options: Options, jobs: int) -> Iterator[FileResult]:
+def _stored(cache: "Cache | None", source: Source, result: FileResult) -> FileResult:
+    if cache is not None and not result.cached:
+        cache.store(source, result)
+    return result
+
+
+def _pooled(sources: Sequence[Source], engines: Engines, options: Options, jobs: int,
+            cache: "Cache | None") -> Iterator[FileResult]:
     """A window of files in flight in worker processes, results in order. A worker that dies (a
     crash in native code) fails only its own file: the files in flight then that had no result
     yet are retried one by one in fresh processes, and the run goes on."""
     from concurrent.futures import Future, ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
+    book = engines.book
+
     def start(size: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(size, initializer=_init_worker, initargs=(book, options))
 
     def submit(source: Source) -> Future:
+        hit = cache and _cached(source, cache, options)
+        if hit:
+            done: Future = Future()
+            done.set_result(hit)
+            return done
         try:
             return _submit(pool, source)
         except BrokenProcessPool as exc:  # a worker died since the last result: fail like a future
@@ -308,11 +400,11 @@ def _pooled(sources: Sequence[Source], book: RuleBook, options: Options, jobs: i
                 break
             source, future = window.popleft()
             try:
-                yield future.result()
+                yield _stored(cache, source, future.result())
             except BrokenProcessPool:
                 _stop(pool)
                 for retry, done in [(source, None), *window]:
-                    yield done.result() if _succeeded(done) else _isolated(retry, start)
+                    yield _stored(cache, retry, done.result() if _succeeded(done) else _isolated(retry, start))
                 pool, window = start(jobs), deque()
     finally:
         _stop(pool)  # on an interrupt too: each worker finishes the file it is writing (_stop_worker)

@@ -14,6 +14,13 @@ if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) from an
     sys.path.insert(0, str(ROOT))
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path_factory, monkeypatch):
+    """Each test has a results cache of its own (never the user's ~/.cache/cuda2npu)."""
+    monkeypatch.setenv("CUDA2NPU_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("CUDA2NPU_NO_CACHE", raising=False)
+
+
 @pytest.fixture
 def cli():
     """Run ``cuda2npu ARGS...`` in process: a click ``Result`` with ``stdout``, ``stderr``, ``exit_code``."""
