@@ -18,7 +18,6 @@ import hmac
 import json
 import os
 import sys
-import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -171,6 +170,8 @@ class Cache:
             return {}, {}
 
     def _write(self, header: dict, entries: dict) -> None:
+        import tempfile  # only a run that changed the cache needs it
+
         body = json.dumps({"format": FORMAT, "header": header, "entries": entries},
                           separators=(",", ":")).encode()
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.folder)
@@ -271,6 +272,8 @@ def _secret() -> bytes | None:
         pass
     except OSError:
         return None
+    import tempfile
+
     try:
         _prepare(key.parent)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=key.parent)  # mode 0600

@@ -6,7 +6,6 @@ import fnmatch
 import os
 import re
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -239,6 +238,8 @@ def write_atomic(path: Path, data: bytes, like: Path | None = None) -> None:
     when run as root, its owner and group)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     original = (like or path).stat() if (like or path).exists() else None
+    import tempfile  # only a run that writes needs it
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".cuda2npu.tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import os
 import re
@@ -10,7 +9,7 @@ import signal
 from collections import deque
 from dataclasses import dataclass, field, replace
 from zlib import error as zlib_error
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence, Union
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from .files import MAX_FILE_BYTES, ReadError, Source, in_place_refusal, read_stamped, through_link, write_atomic
 from .results import Edit, Finding, SourceError
@@ -20,9 +19,10 @@ if TYPE_CHECKING:
     from .cache import Cache
     from .rulebook import RuleBook
 
-    BookOrLoader = Union[RuleBook, Callable[[], RuleBook]]
+    BookOrLoader = RuleBook | Callable[[], RuleBook]
 
 POOL_MIN_PARSED = 16  # fewer files left to parse than this are faster in one process than a pool's start-up
+WINDOW = 16  # files in flight per worker: a slow file must not leave the other workers idle
 _LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
 
 
@@ -66,6 +66,8 @@ def _header_name(prefix: bytes, name: bytes) -> bytes:
 
 def unified_diff(old: bytes, new: bytes, path: str) -> bytes:
     """A ``git apply``-able unified diff of one file's bytes (encoding and BOM as in the file)."""
+    import difflib  # only a run that shows diffs needs it
+
     name = os.path.normpath(path).lstrip("/").replace(os.sep, "/").encode("utf-8", "surrogateescape")
     out = []
     for line in difflib.diff_bytes(difflib.unified_diff, _LINE.findall(old), _LINE.findall(new),
@@ -93,13 +95,17 @@ class Engines:
             self._book_loaded = self._load()
         return self._book_loaded
 
-    def triggered(self, text: str) -> bool:
-        """The prefilter, without LibCST: most files of a large tree stop here."""
+    def triggered(self, text: str | bytes) -> bool:
+        """The prefilter, without LibCST: most files of a large tree stop here. On the bytes of a
+        UTF-8 file it runs about twice as fast as on the text (and finds a superset: in bytes only
+        ASCII letters are word characters, so a word boundary is never missed)."""
         if not self._trigger:
             from .prefilter import trigger_pattern
 
-            self._trigger.append(trigger_pattern(self.book))
-        return self._trigger[0] is not None and self._trigger[0].search(text) is not None
+            pattern = trigger_pattern(self.book)
+            self._trigger.extend([pattern, pattern and re.compile(pattern.pattern.encode("utf-8"))])
+        pattern = self._trigger[isinstance(text, bytes)]
+        return pattern is not None and pattern.search(text) is not None
 
     def __call__(self, ignore: tuple[str, ...]):
         if ignore not in self._engines:
@@ -203,7 +209,7 @@ def _migrate(data: bytes, engines: Engines, source: Source, result: FileResult) 
     """The migrated bytes of a Python file (the same bytes when unchanged or failed)."""
     try:
         decoded = decode(data)
-        if not engines.triggered(decoded.text):
+        if not engines.triggered(data if decoded.encoding in ("utf-8", "utf-8-sig") else decoded.text):
             return data
         result.parsed = True
         project = engines.project(source.path)
@@ -395,7 +401,7 @@ def _pooled(sources: Sequence[Source], engines: Engines, options: Options, jobs:
     queue = iter(sources)
     try:
         while True:
-            window.extend((source, submit(source)) for source in itertools.islice(queue, jobs * 4 - len(window)))
+            window.extend((source, submit(source)) for source in itertools.islice(queue, jobs * WINDOW - len(window)))
             if not window:
                 break
             source, future = window.popleft()
