@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from contextlib import closing
 from dataclasses import replace
 
 import click
@@ -12,24 +13,17 @@ import click
 from . import __version__
 
 
-def _codes(values: tuple[str, ...]) -> list[str]:
-    return [c.strip() for v in values for c in v.split(",") if c.strip()]
-
-
 def _fail(message: str) -> None:
     click.echo(f"cuda2npu: error: {message}", err=True)
     sys.exit(2)
 
 
-def _rulebook(rule_paths: tuple[str, ...], select: tuple[str, ...] = (), ignore: tuple[str, ...] = (),
-              *, fused_optimizers: bool = True):
-    from .rulebook import RuleError, load_rulebook
+def _rulebook(rule_paths: tuple[str, ...]):
+    from .sessions import SettingsError, rulebook
 
     try:
-        book = load_rulebook(rule_paths)
-        dropped = [] if fused_optimizers else book.tagged("fused-optimizer")
-        return book.select(_codes(select), [*_codes(ignore), *dropped])
-    except RuleError as exc:
+        return rulebook(rule_paths)
+    except SettingsError as exc:
         _fail(str(exc))
 
 
@@ -92,15 +86,15 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     from .console import Console, color_diff, fancy
     from .report import Summary, file_entry, format_for, render
     from .runner import Options, default_jobs, run
+    from .sessions import Flags
 
     if out_dir and (diff or check):
         _fail("--out-dir writes files; it cannot be combined with --diff or --check")
     if report_path and not os.path.isdir(os.path.dirname(os.path.abspath(report_path))):
         _fail(f"--report {report_path}: the folder does not exist")
-    config, book, patterns, cache = _session(paths, config_path, no_config, rule_paths, select, ignore,
-                                             positions=bool(report_path), no_cache=no_cache, cache_dir=cache_dir)
-    sources = _sources(paths, out_dir, config, patterns)
-    fail_on = fail_on or config.fail_on
+    flags = Flags(rule_paths, select, ignore, fail_on, positions=bool(report_path), no_cache=no_cache,
+                  cache_dir=cache_dir)
+    groups = _groups(paths, out_dir, flags, config_path, no_config)
     mode = "check" if check else "diff" if diff else "write"
     console = Console(quiet=quiet)
     summary, entries = Summary(), []
@@ -108,31 +102,36 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         colored = fancy(sys.stdout)
-        with console.progress(len(sources)) as advance:
-            for source, result in zip(sources, run(sources, book, options, jobs or default_jobs(), cache), strict=True):
-                advance()
-                if result.diff:
-                    sys.stdout.buffer.write(color_diff(result.diff) if colored else result.diff)
-                    sys.stdout.buffer.flush()
-                if source.kind != "other" or result.error:  # files only copied to --out-dir count when they fail
-                    summary.add(result)
-                    console.file(result, check=mode != "write", fail_on=fail_on)
-                    if report_path:
-                        entries.append(file_entry(result))
+        with console.progress(sum(len(group) for _, group in groups)) as advance:
+            for session, group in groups:
+                # closed on an interrupt too: the pool stops and the cache is saved before Python exits
+                with closing(run(group, session.book, options, jobs or default_jobs(), session.cache)) as results:
+                    for source, result in zip(group, results, strict=True):
+                        advance()
+                        if result.diff:
+                            sys.stdout.buffer.write(color_diff(result.diff) if colored else result.diff)
+                            sys.stdout.buffer.flush()
+                        if source.kind != "other" or result.error:  # copied-only files count when they fail
+                            summary.add(result, fail_on=session.fail_on)
+                            console.file(result, check=mode != "write", fail_on=session.fail_on)
+                            if report_path:
+                                entries.append(file_entry(result))
     finally:
         signal.signal(signal.SIGTERM, previous)
     if report_path:
         try:
-            text = render(format_for(report_path, report_format), entries, summary, mode, book())
+            text = render(format_for(report_path, report_format), entries, summary, mode,
+                          _merged([session.book() for session, _ in groups]))
             with open(report_path, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)
         except OSError as exc:
             _fail(f"--report {report_path}: {exc.strerror or exc}")
     console.summary(summary, mode=mode)
-    if summary.reaches(fail_on):
-        console.failing(summary, fail_on)
+    if summary.failing:
+        console.failing(summary, "/".join(sorted({s.fail_on for s, _ in groups if s.fail_on},
+                                                 key=("info", "warning", "error").index)))
     would_change = mode != "write" and summary.changed
-    sys.exit(1 if summary.failed or would_change or summary.reaches(fail_on) else 0)
+    sys.exit(1 if summary.failed or would_change or summary.failing else 0)
 
 
 def _interrupt(signum, frame) -> None:
@@ -140,96 +139,40 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _session(paths, config_path, no_config, rule_paths, select=(), ignore=(), *, positions=False,
-             no_cache=False, cache_dir=None):
-    """The configuration; a loader of the rulebook it and the flags select (--select replaces,
-    ignores add up), called now unless the cache already knows these rules; the text rules' file
-    patterns; the results cache (None when off)."""
-    import functools
-
-    config = _config(paths, config_path, no_config)
-    rule_paths, select, ignore = (*config.rules, *rule_paths), select or tuple(config.select), (*config.ignore, *ignore)
-
-    @functools.cache
-    def book():
-        loaded = _rulebook(rule_paths, select, ignore, fused_optimizers=config.fused_optimizers)
-        _check_per_file_ignores(config, loaded)
-        return loaded
-
-    settings = {"select": _codes(select), "ignore": _codes(ignore), "fused": config.fused_optimizers,
-                "per-file-ignores": config.per_file_ignores, "positions": positions}
-    cache = None if no_cache else _cache(config, cache_dir, rule_paths, settings)
-    patterns = cache.text_patterns if cache is not None else None
-    if patterns is None:
-        patterns = book().text_patterns()
-        if cache is not None:
-            cache.know(patterns)
-    return config, book, patterns, cache
-
-
-def _cache(config, cache_dir, rule_paths, settings):
-    """The results cache of this run's rules and settings; None when turned off."""
+def _groups(paths, out_dir, flags, config_path=None, no_config=False):
+    """The files to process, grouped by their session (the nearest configuration, or the one
+    given), in the order of first appearance; excludes and per-file ignores applied. Every
+    configuration and rule file is checked here, before any file is touched."""
     from pathlib import Path
 
-    from .cache import Cache, default_dir, disabled_by_env, fingerprint, refusal
-    from .files import default_rules_dir, rule_files
+    from .files import UsageError, collect
+    from .sessions import Sessions, SettingsError
 
-    if disabled_by_env():
-        return None
-    from_env = os.environ.get("CUDA2NPU_CACHE_DIR")
-    folder = Path(cache_dir) if cache_dir else default_dir() if from_env else config.cache_dir or default_dir()
-    why = refusal(folder)
-    if why:
-        _fail(f"cache folder {folder}: {why}; choose another with --cache-dir or cache-dir, or use --no-cache")
-    files = [*rule_files(default_rules_dir())]
-    for entry in rule_paths:
-        found = rule_files(Path(entry))
-        if found is None:
-            return None  # the rulebook's load says why
-        files += found
-    key = fingerprint(files, settings)
-    return Cache(folder, key) if key else None
-
-
-def _check_per_file_ignores(config, book) -> None:
-    from .rulebook import RuleError
-
-    for ids in config.per_file_ignores.values():
-        try:
-            book.select(ignore=_codes(tuple(ids)))
-        except RuleError as exc:
-            _fail(f"{config.path}: [tool.cuda2npu] per-file-ignores: {exc}")
-
-
-def _config(paths, config_path, no_config):
-    from pathlib import Path
-
-    from .config import Config, ConfigError, find, load
-
-    if no_config:
-        return Config()
     try:
-        return load(Path(config_path) if config_path else find(paths))
-    except ConfigError as exc:
+        sessions = Sessions(flags, config_path, no_config)
+        for path in paths:  # the configuration of every path given is checked, files or not
+            sessions.of(Path(path))
+        sources = collect(paths, out_dir, sessions.excluded, kind=sessions.kind)
+        groups: dict[int, tuple] = {}
+        for source in sources:
+            session = sessions.of(source.path)
+            groups.setdefault(id(session), (session, []))[1].append(replace(source, ignore=session.ignores(source.path)))
+    except (UsageError, SettingsError) as exc:
         _fail(str(exc))
+    return list(groups.values())
 
 
-def _sources(paths, out_dir, config, text_patterns):
-    """The files to process, with the configuration's excludes and per-file ignores applied."""
-    from .files import DEFAULT_EXCLUDE, Excluder, UsageError, collect
+def _merged(books):
+    """One rulebook with the rules of several (for a report over several configurations)."""
+    from .rulebook import RuleBook
 
-    base = config.path.parent if config.path else None
-    patterns = list(DEFAULT_EXCLUDE if config.exclude is None else config.exclude) + config.extend_exclude
-    try:
-        sources = collect(paths, out_dir, Excluder(patterns, base), text_patterns)
-    except UsageError as exc:
-        _fail(str(exc))
-    if not config.per_file_ignores:
-        return sources
-    matchers = [(Excluder([pattern], base), tuple(_codes(tuple(ids))))
-                for pattern, ids in config.per_file_ignores.items()]
-    return [replace(s, ignore=tuple(sorted({i for match, ids in matchers if match(s.path) for i in ids})))
-            for s in sources]
+    if len(books) == 1:
+        return books[0]
+    rules = {}
+    for book in books:
+        for rule in book:
+            rules.setdefault(rule.id, rule)
+    return RuleBook(tuple(rules.values()))
 
 
 @main.command()
@@ -248,19 +191,22 @@ def analyze(paths, rule_paths, config_path, no_config, jobs, no_cache, cache_dir
     """
     from .console import fancy
     from .runner import Options, default_jobs, run
+    from .sessions import Flags
 
-    config, book, patterns, cache = _session(paths, config_path, no_config, rule_paths, no_cache=no_cache,
-                                             cache_dir=cache_dir)
-    sources = [s for s in _sources(paths, None, config, patterns) if s.kind != "other"]
-    rows, totals = [], [0, 0, 0]
-    for result in run(sources, book, Options(write=False, positions=False), jobs or default_jobs(), cache):
+    groups = _groups(paths, None, Flags(rule_paths, no_cache=no_cache, cache_dir=cache_dir), config_path, no_config)
+    rows, totals, count = [], [0, 0, 0], 0
+    results = (result for session, group in groups
+               for result in run([s for s in group if s.kind != "other"], session.book,
+                                 Options(write=False, positions=False), jobs or default_jobs(), session.cache))
+    for result in results:
+        count += 1
         manual = sum(f.severity != "info" for f in result.findings)
         if result.edits or result.findings or result.error:
             rows.append((result.path, str(len(result.edits)), str(manual),
                          str(len(result.findings) - manual), _effort(manual, result.error)))
         totals = [totals[0] + len(result.edits), totals[1] + manual, totals[2] + len(result.findings) - manual]
     heavy = max((r[4] for r in rows), key=_EFFORTS.index, default="none")
-    rows.append((f"total ({len(sources)} files, {len(rows)} to port)", *map(str, totals), heavy))
+    rows.append((f"total ({count} files, {len(rows)} to port)", *map(str, totals), heavy))
     header = ("file", "automatic", "needs a human", "advice", "effort")
     if fancy(sys.stdout):
         _table("cuda2npu analyze", header, rows)

@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,24 +38,22 @@ class Config:
     cache_dir: Path | None = None  # relative to the pyproject.toml
 
 
-def find(paths: Iterable[str]) -> Path | None:
-    """The nearest pyproject.toml with a ``[tool.cuda2npu]`` table, from the paths' common folder up."""
-    resolved = [Path(os.path.abspath(p)) for p in paths] or [Path.cwd()]
-    start = Path(os.path.commonpath([str(p if p.is_dir() else p.parent) for p in resolved]))
-    for folder in (start, *start.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file() and "cuda2npu" in _table(candidate, quiet=True):
+def nearest(folder: Path) -> Path | None:
+    """The nearest pyproject.toml with a ``[tool.cuda2npu]`` table in ``folder`` or above it. One on
+    the way that cannot be read is an error (it may hold the table), as in ruff."""
+    folder = Path(os.path.abspath(folder))
+    for here in (folder, *folder.parents):
+        candidate = here / "pyproject.toml"
+        if candidate.is_file() and "cuda2npu" in _table(candidate):
             return candidate
     return None
 
 
-def _table(path: Path, quiet: bool = False) -> dict[str, Any]:
+def _table(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        if quiet:
-            return {}
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
+        raise ConfigError(f"{path}: cannot read: {exc} (fix it, or pass --config FILE or --no-config)") from None
     return data.get("tool", {}) if isinstance(data.get("tool"), dict) else {}
 
 

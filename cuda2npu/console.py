@@ -8,12 +8,11 @@ import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator, TextIO
 
-from .report import Summary
+from .report import Summary, reaches
 from .runner import FileResult
 
 
 PROGRESS_MIN_FILES = 20
-_SEVERITIES = ("info", "warning", "error")
 _DIFF_COLORS = ((b"+++", b"1"), (b"---", b"1"), (b"@@", b"36"), (b"+", b"32"), (b"-", b"31"))
 _DIFF_LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
 
@@ -75,13 +74,13 @@ class Console:
         if result.changed and not self.quiet:
             self._line(f"would migrate {result.path}" if check else f"migrated {result.path}", "yellow")
         for f in result.findings:
-            if not self.quiet or (fail_on is not None and _SEVERITIES.index(f.severity) >= _SEVERITIES.index(fail_on)):
+            if not self.quiet or reaches(f.severity, fail_on):
                 self._line(f"{result.path}:{f.line}:{f.col} {f.rule} {f.message}",
                            {"error": "red", "warning": "yellow"}.get(f.severity, "cyan"))
 
     def failing(self, summary: Summary, level: str) -> None:
         """Why the run fails with --fail-on: how many findings reached the level."""
-        count = sum(n for sev, n in summary.severities.items() if _SEVERITIES.index(sev) >= _SEVERITIES.index(level))
+        count = summary.failing
         self._line(f"cuda2npu: failing: {count} finding{'s' * (count != 1)} of severity {level} or higher "
                    f"(--fail-on {level})", "bold red")
 

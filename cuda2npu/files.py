@@ -8,7 +8,7 @@ import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .gitignore import GitIgnore
 
@@ -78,7 +78,7 @@ class Excluder:
         return any(self._match(name) for name in names)
 
 
-def _walk(root: Path, excluded: Excluder) -> Iterator[Path]:
+def _walk(root: Path, excluded: Callable) -> Iterator[Path]:
     """Regular files below ``root`` in a stable order, without excluded, git-ignored or linked ones
     (special files such as FIFOs and devices are never listed)."""
     ignored = GitIgnore.for_path(root)
@@ -96,14 +96,17 @@ def _walk(root: Path, excluded: Excluder) -> Iterator[Path]:
                 yield path
 
 
-def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Excluder | None = None,
-            text_patterns: Iterable[str] = ()) -> list[Source]:
+def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Callable | None = None,
+            text_patterns: Iterable[str] = (), kind: Callable[[Path], str] | None = None) -> list[Source]:
     """The Python files named or found below ``paths`` (every file when copying to ``out_dir``).
 
     Excluded paths are skipped even when named on the command line (as pre-commit needs).
+    ``excluded`` is an :class:`Excluder` or a callable like it; ``kind`` tells a file's kind
+    (default: by its name and ``text_patterns``).
     """
     excluded = excluded or Excluder()
     text_patterns = tuple(text_patterns)
+    kind = kind or (lambda path: file_kind(path, text_patterns))
     paths = list(paths)
     out = Path(out_dir).resolve() if out_dir else None
     single_dir = len(paths) == 1 and Path(paths[0]).is_dir()
@@ -117,7 +120,7 @@ def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Excluder
         if out is not None and root.is_dir() and (out == root.resolve() or root.resolve() in out.parents):
             raise UsageError(f"--out-dir {out_dir} is inside the input {given}")
         if root.is_dir():
-            files = [p for p in _walk(root, excluded) if out is not None or file_kind(p, text_patterns) != "other"]
+            files = [p for p in _walk(root, excluded) if out is not None or kind(p) != "other"]
         else:
             files = [] if excluded(root) else [_link_target(root)]
         for path in files:
@@ -135,7 +138,7 @@ def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Excluder
                     raise UsageError(f"--out-dir: {dests[dest]} and {path} would both be written to {dest}")
                 dests[dest] = str(path)
             sources.append(Source(path, str(path) if root.is_dir() else given, dest,
-                                  kind=file_kind(Path(given) if not root.is_dir() else path, text_patterns),
+                                  kind=kind(Path(given) if not root.is_dir() else path),
                                   out_root=out))
     return sources
 

@@ -19,6 +19,14 @@ if TYPE_CHECKING:
 REPORT_VERSION = 1
 
 
+SEVERITY_ORDER = ("info", "warning", "error")
+
+
+def reaches(severity: str, level: str | None) -> bool:
+    """Whether a finding of ``severity`` reaches the --fail-on ``level`` (None: never)."""
+    return level is not None and SEVERITY_ORDER.index(severity) >= SEVERITY_ORDER.index(level)
+
+
 @dataclass
 class Summary:
     """Counts over a run, accumulated as results stream in."""
@@ -29,25 +37,20 @@ class Summary:
     edits: Counter = field(default_factory=Counter)
     findings: Counter = field(default_factory=Counter)
     severities: Counter = field(default_factory=Counter)
+    failing: int = 0  # findings that reach their file's --fail-on level
 
     @property
     def unchanged(self) -> int:
         return self.scanned - self.changed - self.failed
 
-    def add(self, result: FileResult) -> None:
+    def add(self, result: FileResult, fail_on: str | None = None) -> None:
         self.scanned += 1
+        self.failing += sum(reaches(f.severity, fail_on) for f in result.findings)
         self.failed += result.error is not None
         self.changed += result.changed and result.error is None
         self.edits.update(e.rule for e in result.edits)
         self.findings.update(f.rule for f in result.findings)
         self.severities.update(f.severity for f in result.findings)
-
-    def reaches(self, level: str | None) -> bool:
-        """Whether a finding of severity ``level`` or higher was reported."""
-        if level is None:
-            return False
-        order = ("info", "warning", "error")
-        return any(n and order.index(sev) >= order.index(level) for sev, n in self.severities.items())
 
     def as_dict(self) -> dict:
         return {"files": self.scanned, "changed": self.changed, "unchanged": self.unchanged,

@@ -21,6 +21,7 @@ from .suppress import UNUSED
 from .rulespec import check_spec
 
 DEFAULT_TARGET = "npu"
+ALONGSIDE = ("import", "context")  # kinds that act only alongside other rules: kept by --select
 SEVERITIES = ("info", "warning", "error")
 _RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
@@ -133,13 +134,17 @@ class RuleBook:
         return [r.id for r in self.rules if tag in r.tags]
 
     def select(self, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> "RuleBook":
-        """Keep the rules whose id starts with a ``select`` code (all if none), minus ``ignore``."""
+        """Keep the rules whose id starts with a ``select`` code (all if none), minus ``ignore``.
+
+        A selection names rewrites and reports; the rules that act only alongside them stay unless
+        ignored by name or prefix: the imports that make the rewritten names exist (``--select NPU2``
+        still adds ``import torch_npu``) and the context rules that keep them right."""
         select, ignore = list(select), list(ignore)
         for code in select + ignore:
             if not any(r.id.startswith(code) for r in self.rules) and not UNUSED.startswith(code):
                 raise RuleError("--select/--ignore", f"no rule matches '{code}'")
         kept = [r for r in self.rules
-                if (not select or any(r.id.startswith(c) for c in select))
+                if (not select or r.kind in ALONGSIDE or any(r.id.startswith(c) for c in select))
                 and not any(r.id.startswith(c) for c in ignore)]
         unused = (self.unused_check and (not select or any(UNUSED.startswith(c) for c in select))
                   and not any(UNUSED.startswith(c) for c in ignore))

@@ -185,8 +185,9 @@ def test_report_to_an_unwritable_place_is_an_error_not_a_crash(cli, project):
 # -- --select / --ignore ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("options", "expected"), [
-    (["--select", "NPU101"],
-     'import torch\n\ndevice = torch.device("npu" if torch.cuda.is_available() else "cpu")\nmodel = Net().cuda()\n'),
+    (["--select", "NPU101"],  # the import that makes "npu" exist comes with the rewrite
+     'import torch\nimport torch_npu\n\ndevice = torch.device("npu" if torch.cuda.is_available() else "cpu")\n'
+     "model = Net().cuda()\n"),
     (["--select", "NPU101,NPU001"],
      'import torch\nimport torch_npu\n\ndevice = torch.device("npu" if torch.cuda.is_available() else "cpu")\n'
      "model = Net().cuda()\n"),
@@ -196,9 +197,11 @@ def test_report_to_an_unwritable_place_is_an_error_not_a_crash(cli, project):
     (["--ignore", "NPU102"],
      'import torch\nimport torch_npu\n\ndevice = torch.device("npu" if torch.npu.is_available() else "cpu")\n'
      "model = Net().cuda()\n"),
+    (["--select", "NPU101", "--ignore", "NPU001"],  # ignored by name: left out (torch_npu loaded otherwise)
+     'import torch\n\ndevice = torch.device("npu" if torch.cuda.is_available() else "cpu")\nmodel = Net().cuda()\n'),
     (["--ignore", "NPU0,NPU2"],
      'import torch\n\ndevice = torch.device("npu" if torch.cuda.is_available() else "cpu")\nmodel = Net().npu()\n'),
-], ids=["one-id", "comma-list", "prefix-repeated", "ignore-id", "ignore-prefixes"])
+], ids=["one-id", "comma-list", "prefix-repeated", "ignore-id", "import-ignored", "ignore-prefixes"])
 def test_select_and_ignore(cli, project, options, expected):
     result = cli("migrate", *options, "train.py")
     assert result.exit_code == 0, result.stderr

@@ -2,6 +2,7 @@
 
 import textwrap
 
+from cuda2npu import suppress
 from cuda2npu.engine import Engine
 from cuda2npu.rulebook import load_rulebook
 
@@ -49,6 +50,16 @@ def test_skip_file():
     source = "# cuda2npu: skip-file\nimport torch\nx = t.cuda()\ntorch.cuda.cudart()\n"
     result = ENGINE.migrate(source)
     assert result.code == source and result.edits == [] and result.findings == []
+
+
+def test_directives_inside_strings_are_not_suppressions():
+    source = ('"""How to opt out:\n\n# cuda2npu: skip-file\n"""\nimport torch\n'
+              'HELP = "add  # cuda2npu: ignore  to a line"\nx = t.cuda()\n'
+              's = """\n  # cuda2npu: ignore[NPU102]\n"""; y = t.cuda()\n')
+    result = ENGINE.migrate(source)
+    assert result.code.count("t.npu()") == 2 and result.findings == []
+    unclosed = suppress.scan("import torch\nx = t.cuda()  # cuda2npu: ignore[NPU102]\ny = (\n")  # not tokenizable
+    assert unclosed.lines == {2: frozenset({"NPU102"})} and unclosed.columns == {2: 15}
 
 
 def test_unused_suppressions_are_reported():

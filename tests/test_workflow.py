@@ -42,7 +42,8 @@ def test_config_fused_optimizers_off(cli, project):
 def test_config_found_from_a_nested_path(cli, project):
     configure(project, 'select = ["NPU102"]\n')
     cli("migrate", "src/train.py")
-    assert (project / "src" / "train.py").read_text() == CUDA.replace("t.cuda()", "t.npu()")
+    assert (project / "src" / "train.py").read_text() == CUDA.replace(
+        "t.cuda()", "t.npu()").replace("import torch\n", "import torch\nimport torch_npu\n")
 
 
 def test_config_exclude_and_per_file_ignores(cli, project):
@@ -81,6 +82,36 @@ def test_bad_config_is_a_usage_error(cli, project, body, needle):
     assert result.exit_code == 2
     assert needle in result.stderr and "pyproject.toml" in result.stderr
     assert result.traceback == ""
+
+
+def test_each_file_gets_its_nearest_configuration(cli, tmp_path, monkeypatch):
+    """A monorepo: pre-commit passes files of two sub-projects at once; each keeps its own settings."""
+    monkeypatch.chdir(tmp_path)
+    configure(tmp_path, 'ignore = ["NPU102"]\n')
+    for name, body in (("a", 'ignore = ["NPU3"]\nfail-on = "warning"\n'), ("b", "")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "pyproject.toml").write_text(f"[tool.cuda2npu]\n{body}")
+        (tmp_path / name / "train.py").write_text(CUDA)
+    (tmp_path / "top.py").write_text(CUDA)
+    (tmp_path / "b" / "sub").mkdir()
+    (tmp_path / "b" / "sub" / "deep.py").write_text(CUDA)
+    result = cli("migrate", "a/train.py", "b", "top.py")
+    assert result.exit_code == 1 and result.traceback == ""  # a's fail-on warning: NPU291 remains there
+    a, b, deep, top = (Path(p).read_text() for p in ("a/train.py", "b/train.py", "b/sub/deep.py", "top.py"))
+    assert "t.npu()" in a and "torch.optim.AdamW(p, fused=True)" in a  # a: stock optimizers kept
+    assert b == deep and "t.npu()" in b and "NpuFusedAdamW" in b  # b: its own table, not the root's
+    assert "t.cuda()" in top and "NpuFusedAdamW" in top  # the root's ignore
+    assert "cuda2npu: failing: 1 finding of severity warning or higher" in result.stderr
+    assert result.stderr.count(" NPU291 torch.cuda.cudart") == 4 and "findings: 4 (NPU291 4)" in result.stderr
+
+
+def test_a_broken_pyproject_found_by_discovery_is_an_error_not_ignored(cli, project):
+    (project / "pyproject.toml").write_text('[tool.cuda2npu]\nfail-on = "warning"\nignore = ["NPU3"\n')
+    result = cli("migrate", "src")
+    assert result.exit_code == 2 and result.traceback == ""
+    assert f"{project / 'pyproject.toml'}: cannot read:" in result.stderr and "--no-config" in result.stderr
+    assert (project / "src" / "train.py").read_text() == CUDA  # nothing touched
+    assert cli("migrate", "--no-config", "--check", "src").exit_code == 1
 
 
 def test_fail_on(cli, project):

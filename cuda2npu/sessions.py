@@ -1,0 +1,168 @@
+"""The settings of each file: the nearest ``[tool.cuda2npu]`` above it (as in ruff and Black), or
+the one given; the rulebook that configuration and the command line select; its excludes,
+per-file ignores and results cache. No LibCST here, and no rule file is read when the cache
+already knows the rules.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import Config, ConfigError, load, nearest
+from .files import DEFAULT_EXCLUDE, Excluder, default_rules_dir, file_kind, rule_files
+
+if TYPE_CHECKING:
+    from .cache import Cache
+    from .rulebook import RuleBook
+
+
+class SettingsError(Exception):
+    """A configuration, rule file or cache folder that cannot be used (exit 2)."""
+
+
+def codes(values) -> list[str]:
+    """Rule ids from repeated, comma-separated options."""
+    return [c.strip() for v in values for c in v.split(",") if c.strip()]
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What the command line says; applied on top of every configuration."""
+
+    rule_paths: tuple[str, ...] = ()
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    fail_on: str | None = None
+    positions: bool = False  # exact positions for every edit (a report needs them)
+    no_cache: bool = False
+    cache_dir: str | None = None
+
+
+def rulebook(rule_paths, select=(), ignore=(), *, fused_optimizers: bool = True) -> "RuleBook":
+    """The built-in rules plus ``rule_paths``, selected (``fused-optimizers = false`` drops the
+    rules tagged ``fused-optimizer``)."""
+    from .rulebook import RuleError, load_rulebook
+
+    try:
+        book = load_rulebook(rule_paths)
+        dropped = [] if fused_optimizers else book.tagged("fused-optimizer")
+        return book.select(codes(select), [*codes(ignore), *dropped])
+    except RuleError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+class Session:
+    """One configuration with the flags applied: its rulebook (loaded when first needed), the text
+    rules' file patterns, its excludes, per-file ignores and cache."""
+
+    def __init__(self, config: Config, flags: Flags):
+        self.config = config
+        self.fail_on = flags.fail_on or config.fail_on
+        self._rules = ((*config.rules, *flags.rule_paths), flags.select or tuple(config.select),
+                       (*config.ignore, *flags.ignore))
+        self._book: RuleBook | None = None
+        base = config.path.parent if config.path else None
+        patterns = list(DEFAULT_EXCLUDE if config.exclude is None else config.exclude) + config.extend_exclude
+        self.excluded = Excluder(patterns, base)
+        self._ignores = [(Excluder([pattern], base), tuple(codes(tuple(ids))))
+                         for pattern, ids in config.per_file_ignores.items()]
+        self.cache = None if flags.no_cache else self._open_cache(flags)
+        patterns = self.cache.text_patterns if self.cache is not None else None
+        if patterns is None:  # not known from an earlier run: load (and so check) the rules now
+            patterns = sorted(self.book().text_patterns())
+            if self.cache is not None:
+                self.cache.know(patterns)
+        self.patterns = tuple(patterns)
+
+    def book(self) -> "RuleBook":
+        if self._book is None:
+            rule_paths, select, ignore = self._rules
+            book = rulebook(rule_paths, select, ignore, fused_optimizers=self.config.fused_optimizers)
+            from .rulebook import RuleError
+
+            for ids in self.config.per_file_ignores.values():
+                try:
+                    book.select(ignore=codes(tuple(ids)))
+                except RuleError as exc:
+                    raise SettingsError(f"{self.config.path}: [tool.cuda2npu] per-file-ignores: {exc}") from None
+            self._book = book
+        return self._book
+
+    def ignores(self, path: Path) -> tuple[str, ...]:
+        """The rule ids per-file-ignores leave out for ``path``."""
+        return tuple(sorted({i for match, ids in self._ignores if match(path) for i in ids}))
+
+    def kind(self, path: Path) -> str:
+        return file_kind(path, self.patterns)
+
+    def _open_cache(self, flags: Flags) -> "Cache | None":
+        from .cache import Cache, default_dir, disabled_by_env, fingerprint, refusal
+
+        if disabled_by_env():
+            return None
+        from_env = os.environ.get("CUDA2NPU_CACHE_DIR")
+        folder = (Path(flags.cache_dir) if flags.cache_dir else default_dir() if from_env
+                  else self.config.cache_dir or default_dir())
+        why = refusal(folder)
+        if why:
+            raise SettingsError(f"cache folder {folder}: {why}; choose another with --cache-dir or cache-dir, "
+                                "or use --no-cache")
+        rule_paths, select, ignore = self._rules
+        files = list(rule_files(default_rules_dir()) or ())
+        for entry in rule_paths:
+            found = rule_files(Path(entry))
+            if found is None:
+                return None  # the rulebook's load says why
+            files += found
+        settings = {"select": codes(select), "ignore": codes(ignore), "fused": self.config.fused_optimizers,
+                    "per-file-ignores": self.config.per_file_ignores, "positions": flags.positions}
+        key = fingerprint(files, settings)
+        return Cache(folder, key) if key else None
+
+
+class Sessions:
+    """The session of every path: of the configuration given (``--config``, ``--no-config``), else
+    of the nearest pyproject.toml with a ``[tool.cuda2npu]`` table above it."""
+
+    def __init__(self, flags: Flags, config_path: str | None = None, no_config: bool = False):
+        self.flags = flags
+        self._fixed = None
+        self._by_config: dict[Path | None, Session] = {}
+        self._by_folder: dict[str, Session] = {}
+        if no_config or config_path:
+            self._fixed = self._session(Path(config_path) if config_path else None)
+
+    def of(self, path: Path) -> Session:
+        """The session of a file, or of a folder's files."""
+        if self._fixed is not None:
+            return self._fixed
+        folder = os.path.abspath(path if path.is_dir() else path.parent)
+        if folder not in self._by_folder:
+            try:
+                found = nearest(Path(folder))
+            except ConfigError as exc:
+                raise SettingsError(str(exc)) from None
+            self._by_folder[folder] = self._session(found)
+        return self._by_folder[folder]
+
+    def excluded(self, path: Path, root: Path | None = None) -> bool:
+        """Whether the configuration of ``path``'s folder excludes it (an Excluder's signature)."""
+        return self.of(path.parent).excluded(path, root)
+
+    def kind(self, path: Path) -> str:
+        return self.of(path.parent).kind(path)
+
+    def all(self) -> list[Session]:
+        return [self._fixed] if self._fixed is not None else list(self._by_config.values())
+
+    def _session(self, config_path: Path | None) -> Session:
+        if config_path not in self._by_config:
+            try:
+                config = load(config_path)
+            except ConfigError as exc:
+                raise SettingsError(str(exc)) from None
+            self._by_config[config_path] = Session(config, self.flags)
+        return self._by_config[config_path]
