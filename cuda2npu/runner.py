@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
-import signal
-from collections import deque
 from dataclasses import dataclass, field, replace
 from zlib import error as zlib_error
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
+from .diffs import unified_diff
 from .files import MAX_FILE_BYTES, ReadError, Source, in_place_refusal, read_stamped, through_link, write_atomic
 from .results import Edit, Finding, SourceError
 from .sourcefile import decode, decode_as
@@ -22,8 +20,6 @@ if TYPE_CHECKING:
     BookOrLoader = RuleBook | Callable[[], RuleBook]
 
 POOL_MIN_PARSED = 16  # fewer files left to parse than this are faster in one process than a pool's start-up
-WINDOW = 16  # files in flight per worker: a slow file must not leave the other workers idle
-_LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
 
 
 @dataclass(frozen=True)
@@ -50,30 +46,6 @@ class FileResult:
     new: bytes | None = None  # the migrated bytes, for the cache
     deps: dict = field(default_factory=dict)  # project files the analysis read -> their stamps
     cached: bool = False  # answered by the results cache
-
-
-def _header_name(prefix: bytes, name: bytes) -> bytes:
-    """A file name in a diff header as git writes it: C-quoted when it holds a quote, a backslash
-    or a control character (``git apply`` takes the other bytes as they are)."""
-    name = prefix + name
-    if not any(b < 0x20 or b == 0x7F or b in b'"\\' for b in name):
-        return name
-    escapes = {0x07: b"\\a", 0x08: b"\\b", 0x09: b"\\t", 0x0A: b"\\n", 0x0B: b"\\v", 0x0C: b"\\f",
-               0x0D: b"\\r", 0x22: b'\\"', 0x5C: b"\\\\"}
-    return b'"' + b"".join(escapes.get(b) or (b"\\%03o" % b if b < 0x20 or b == 0x7F else bytes([b]))
-                           for b in name) + b'"'
-
-
-def unified_diff(old: bytes, new: bytes, path: str) -> bytes:
-    """A ``git apply``-able unified diff of one file's bytes (encoding and BOM as in the file)."""
-    import difflib  # only a run that shows diffs needs it
-
-    name = os.path.normpath(path).lstrip("/").replace(os.sep, "/").encode("utf-8", "surrogateescape")
-    out = []
-    for line in difflib.diff_bytes(difflib.unified_diff, _LINE.findall(old), _LINE.findall(new),
-                                   _header_name(b"a/", name), _header_name(b"b/", name)):
-        out.append(line if line.endswith(b"\n") else line + b"\n\\ No newline at end of file\n")
-    return b"".join(out)
 
 
 class Engines:
@@ -170,7 +142,7 @@ def _finish(source: Source, data: bytes, new: bytes, result: FileResult, options
             result.stamp = None  # a write failure depends on more than the file; a new file is unknown
 
 
-def _cached(source: Source, cache: "Cache", options: Options) -> FileResult | None:
+def cached(source: Source, cache: "Cache", options: Options) -> FileResult | None:
     """The result the cache holds for ``source``, with its diff and write done; None on a miss.
     The file is read only when its stamp changed (then its hash decides) or its bytes are needed."""
     from .cache import content_hash, result_parts
@@ -288,58 +260,8 @@ def _write(source: Source, data: bytes, new: bytes, result: FileResult) -> None:
             os._exit(1)  # a worker told to stop: the file it was writing is whole, now stop
 
 
-_worker: tuple[Engines, Options] | None = None
 _writing = False   # a worker is between creating a temporary file and renaming it
 _stopping = False  # a worker got SIGTERM while writing
-_HELD = {signal.SIGINT, signal.SIGTERM}  # signals held while a worker may be forked
-
-
-def _stop_worker(signum: int, frame) -> None:
-    """SIGTERM in a worker: exit now, or right after the file being written is whole."""
-    global _stopping
-    _stopping = True
-    if not _writing:
-        os._exit(1)
-
-
-def _init_worker(book: RuleBook, options: Options) -> None:
-    global _worker
-    _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C and stops the pool
-    signal.signal(signal.SIGTERM, _stop_worker)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)  # held while this process was forked (_submit)
-    _worker = (Engines(book, options.positions), options)
-
-
-def _die_with_parent() -> None:
-    """Linux: SIGTERM this worker when the process that started it dies (even by SIGKILL), so no
-    worker lives on as an orphan. Elsewhere the pool's own shutdown has to do."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-        if os.getppid() == 1:  # the parent died before the call took effect
-            os._exit(1)
-    except (OSError, AttributeError):
-        pass
-
-
-def _submit(pool, source: Source):
-    """``pool.submit``, which may fork a worker, with Ctrl-C and SIGTERM held until it returns: an
-    interrupt in between would leave a worker the pool does not know of yet, that outlives the run."""
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD) if hasattr(signal, "pthread_sigmask") else None
-    try:
-        return pool.submit(_work, source)
-    finally:
-        if held is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
-
-def _work(source: Source) -> FileResult:
-    assert _worker is not None
-    return process(source, *_worker)
 
 
 def run(sources: Sequence[Source], book: "BookOrLoader", options: Options, jobs: int,
@@ -353,109 +275,24 @@ def run(sources: Sequence[Source], book: "BookOrLoader", options: Options, jobs:
     parsed = 0
     try:
         for done, source in enumerate(sources, 1):
-            result = (cache and _cached(source, cache, options)) or _stored(cache, source,
+            result = (cache and cached(source, cache, options)) or stored(cache, source,
                                                                            process(source, engines, options))
             parsed += result.parsed
             yield result
             if jobs > 1 and parsed * (len(sources) - done) >= POOL_MIN_PARSED * done:
-                yield from _pooled(sources[done:], engines, options, jobs, cache)
+                from .pool import pooled
+
+                yield from pooled(sources[done:], engines, options, jobs, cache)
                 return
     finally:
         if cache is not None:
             cache.save()
 
 
-def _stored(cache: "Cache | None", source: Source, result: FileResult) -> FileResult:
+def stored(cache: "Cache | None", source: Source, result: FileResult) -> FileResult:
     if cache is not None and not result.cached:
         cache.store(source, result)
     return result
-
-
-def _pooled(sources: Sequence[Source], engines: Engines, options: Options, jobs: int,
-            cache: "Cache | None") -> Iterator[FileResult]:
-    """A window of files in flight in worker processes, results in order. A worker that dies (a
-    crash in native code) fails only its own file: the files in flight then that had no result
-    yet are retried one by one in fresh processes, and the run goes on."""
-    from concurrent.futures import Future, ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    book = engines.book
-
-    def start(size: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(size, initializer=_init_worker, initargs=(book, options))
-
-    def submit(source: Source) -> Future:
-        hit = cache and _cached(source, cache, options)
-        if hit:
-            done: Future = Future()
-            done.set_result(hit)
-            return done
-        try:
-            return _submit(pool, source)
-        except BrokenProcessPool as exc:  # a worker died since the last result: fail like a future
-            failed: Future = Future()
-            failed.set_exception(exc)
-            return failed
-
-    pool, window = start(jobs), deque()
-    queue = iter(sources)
-    try:
-        while True:
-            window.extend((source, submit(source)) for source in itertools.islice(queue, jobs * WINDOW - len(window)))
-            if not window:
-                break
-            source, future = window.popleft()
-            try:
-                yield _stored(cache, source, future.result())
-            except BrokenProcessPool:
-                _stop(pool)
-                for retry, done in [(source, None), *window]:
-                    yield _stored(cache, retry, done.result() if _succeeded(done) else _isolated(retry, start))
-                pool, window = start(jobs), deque()
-    finally:
-        _stop(pool)  # on an interrupt too: each worker finishes the file it is writing (_stop_worker)
-
-
-def _succeeded(future) -> bool:
-    return future is not None and future.done() and not future.cancelled() and future.exception() is None
-
-
-def _isolated(source: Source, start) -> FileResult:
-    """One file in a process of its own, so that a crash is pinned on the file that caused it."""
-    from concurrent.futures.process import BrokenProcessPool
-
-    pool = start(1)
-    try:
-        return _submit(pool, source).result()
-    except BrokenProcessPool:
-        return FileResult(source.display, error="the process migrating this file crashed; file left unchanged")
-    finally:
-        _stop(pool)
-
-
-def _stop(pool) -> None:
-    """Shut a pool down now: queued files are dropped, running workers are terminated; a second
-    Ctrl-C waits until that is done. Then the pool's manager thread is waited for and forgotten:
-    at exit Python 3.11 would wake it once more, through a pipe that may be gone (a traceback)."""
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD) if hasattr(signal, "pthread_sigmask") else None
-    try:
-        processes = list(getattr(pool, "_processes", {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
-        for process in processes:
-            process.join()
-        manager = getattr(pool, "_executor_manager_thread", None)
-        if manager is not None:
-            manager.join(timeout=5)
-            if not manager.is_alive():
-                from concurrent.futures import process as futures_process
-
-                getattr(futures_process, "_threads_wakeups", {}).pop(manager, None)
-    finally:
-        if held is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def default_jobs() -> int:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cuda2npu import runner
+from cuda2npu import pool, runner
 from cuda2npu.files import collect
 from cuda2npu.rulebook import load_rulebook
 
@@ -15,13 +15,13 @@ def _run(tmp_path, monkeypatch, texts):
     for i, text in enumerate(texts):
         (tmp_path / f"m{i:03}.py").write_text(text)
     pooled = []
-    real = runner._pooled
+    real = pool.pooled
 
     def spy(sources, *args):
         pooled.append(len(sources))
         return real(sources, *args)
 
-    monkeypatch.setattr(runner, "_pooled", spy)
+    monkeypatch.setattr(pool, "pooled", spy)
     results = list(runner.run(collect([str(tmp_path)]), BOOK, runner.Options(write=False), jobs=2))
     assert [r.changed for r in results] == [text == CUDA for text in texts]
     return pooled
