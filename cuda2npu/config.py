@@ -8,10 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 SEVERITY_LEVELS = ("info", "warning", "error")
 _LISTS = ("select", "ignore", "rules", "exclude", "extend-exclude")
@@ -50,6 +46,10 @@ def nearest(folder: Path) -> Path | None:
 
 
 def _table(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):  # imported only where there is a pyproject.toml to read
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
