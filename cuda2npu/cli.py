@@ -43,7 +43,12 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             click.echo("cuda2npu: interrupted; every file is either unchanged or fully migrated", err=True)
-            sys.exit(130)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            # Every pool is stopped and every file whole by now. Exit without Python's exit handlers:
+            # concurrent.futures' would wake a stopped pool's thread through a closed pipe (a
+            # traceback on 3.11, under load).
+            os._exit(130)
         except BrokenPipeError:  # `cuda2npu migrate --diff | head`: the reader left; say nothing more
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())

@@ -135,8 +135,7 @@ def _isolated(source: Source, start) -> FileResult:
 
 def _stop(pool) -> None:
     """Shut a pool down now: queued files are dropped, running workers are terminated; a second
-    Ctrl-C waits until that is done. Then the pool's manager thread is waited for and forgotten:
-    at exit Python 3.11 would wake it once more, through a pipe that may be gone (a traceback)."""
+    Ctrl-C waits until that is done."""
     held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD) if hasattr(signal, "pthread_sigmask") else None
     try:
         processes = list(getattr(pool, "_processes", {}).values())
@@ -146,13 +145,6 @@ def _stop(pool) -> None:
                 process.terminate()
         for process in processes:
             process.join()
-        manager = getattr(pool, "_executor_manager_thread", None)
-        if manager is not None:
-            manager.join(timeout=5)
-            if not manager.is_alive():
-                from concurrent.futures import process as futures_process
-
-                getattr(futures_process, "_threads_wakeups", {}).pop(manager, None)
     finally:
         if held is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
