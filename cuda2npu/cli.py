@@ -79,14 +79,16 @@ def main() -> None:
 @click.option("--no-config", is_flag=True, help="Ignore any pyproject.toml.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the cores available).")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors and the summary only, not each finding.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when files would change, fail or reach --fail-on.")
+@click.option("--statistics", is_flag=True, help="After the summary, count the edits and findings per rule.")
 @_cache_options
 def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path, report_format, fail_on,
-            config_path, no_config, jobs, quiet, no_cache, cache_dir) -> None:
+            config_path, no_config, jobs, quiet, exit_zero, statistics, no_cache, cache_dir) -> None:
     """Migrate PATHS (files or folders) in place, or show what would change.
 
     Exit status: 0 when done (or nothing to change), 1 when --check/--diff found files that would
-    change, any file could not be parsed, decoded or written, or a finding reached --fail-on;
-    2 for usage, configuration and rule-file errors.
+    change, any file could not be parsed, decoded or written, or a finding reached --fail-on
+    (0 with --exit-zero); 2 for usage, configuration and rule-file errors.
     """
     from .console import Console, color_diff, fancy
     from .report import Summary, file_entry, format_for, render
@@ -132,11 +134,17 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
         except OSError as exc:
             _fail(f"--report {report_path}: {exc.strerror or exc}")
     console.summary(summary, mode=mode)
+    if statistics:
+        from .suppress import UNUSED
+
+        books = [session.book() for session, _ in groups]
+        names = {r.id: r.summary for r in _merged(books)} if books else {}
+        console.statistics(summary, {UNUSED: "a suppression comment that suppresses nothing", **names})
     if summary.failing:
         console.failing(summary, "/".join(sorted({s.fail_on for s, _ in groups if s.fail_on},
                                                  key=("info", "warning", "error").index)))
     would_change = mode != "write" and summary.changed
-    sys.exit(1 if summary.failed or would_change or summary.failing else 0)
+    sys.exit(1 if (summary.failed or would_change or summary.failing) and not exit_zero else 0)
 
 
 def _interrupt(signum, frame) -> None:

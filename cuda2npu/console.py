@@ -100,3 +100,14 @@ class Console:
         else:
             for line in lines:
                 print(f"cuda2npu: {line}", file=self.stream)
+
+    def statistics(self, summary: Summary, summaries: dict[str, str]) -> None:
+        """``--statistics``: per rule, its edits and findings and what it does, most frequent first
+        (as ruff's)."""
+        rules = sorted(set(summary.edits) | set(summary.findings),
+                       key=lambda r: (-(summary.edits[r] + summary.findings[r]), r))
+        if rules:
+            print(f"{'edits':>6} {'findings':>8}  rule", file=self.stream)
+        for rule in rules:
+            print(f"{summary.edits[rule]:>6} {summary.findings[rule]:>8}  {rule:<8} {summaries.get(rule, '')}",
+                  file=self.stream)

