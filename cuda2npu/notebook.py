@@ -34,18 +34,27 @@ class _Markers:
         self.mask = "{}pass  # " + word + "-magic-{}"
         self.masked = re.compile(r"^(\s*)pass  # %s-magic-(\d+)$" % word)
 _PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")  # their cell body is Python
-_LAYOUTS = [(indent, ascii_only) for indent in (1, 2, 4, None) for ascii_only in (False, True)]
+_INDENT = re.compile(r"\{\r?\n([ \t]+)\"")  # the first key of the top object, on a line of its own
 
 
 def _layout(nb: Any, text: str) -> Callable[[Any], str]:
-    """The json.dumps settings that reproduce ``text`` exactly; refuse notebooks written otherwise."""
-    newline = "\n" if text.endswith("\n") else ""
-    for indent, ascii_only in _LAYOUTS:
-        def dump(obj: Any, indent=indent, ascii_only=ascii_only) -> str:
-            return json.dumps(obj, indent=indent, ensure_ascii=ascii_only) + newline
-        if dump(nb) == text:
-            return dump
-    raise SourceError("notebook JSON is laid out in a way that cannot be kept exactly: not migrated", 1)
+    """The json.dumps settings that reproduce ``text`` exactly: the indent the file uses (any
+    number of spaces, a tab, or none), its line endings (CRLF from a Windows checkout too), ASCII
+    escapes or not, a last newline or not. A notebook written otherwise is refused, saying how."""
+    found = _INDENT.match(text)
+    indents = [found.group(1) if found else None] + [None] * bool(found)
+    crlf = "\r\n" in text
+    end = "\r\n" if text.endswith("\r\n") else "\n" if text.endswith("\n") else ""
+    for indent in indents:
+        for ascii_only in (False, True):
+            def dump(obj: Any, indent=indent, ascii_only=ascii_only) -> str:
+                out = json.dumps(obj, indent=indent, ensure_ascii=ascii_only)
+                return (out.replace("\n", "\r\n") if crlf else out) + end
+            if dump(nb) == text:
+                return dump
+    raise SourceError("notebook JSON is laid out in a way that cannot be kept exactly (not as json.dumps "
+                      "or nbformat writes it): not migrated; `jupyter nbconvert --to notebook --inplace` "
+                      "rewrites it in the standard layout", 1)
 
 
 def _table(value: Any) -> dict:

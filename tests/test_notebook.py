@@ -34,12 +34,18 @@ def test_cells_share_imports_and_magics_are_kept():
     assert migrate_notebook(new, ENGINE.migrate)[0] == new
 
 
-@pytest.mark.parametrize(("indent", "ascii_only"), [(1, False), (2, True), (4, False)])
-def test_json_layout_is_kept(indent, ascii_only):
-    text = notebook("import torch\n# données\nx = t.cuda()", indent=indent, ascii_only=ascii_only)
+@pytest.mark.parametrize(("indent", "ascii_only", "crlf"), [
+    (1, False, False), (2, True, False), (4, False, False), (3, False, False), ("\t", True, False),
+    (1, False, True), (None, False, False),
+], ids=["1", "2-ascii", "4", "3", "tab", "crlf", "one-line"])
+def test_json_layout_is_kept(indent, ascii_only, crlf):
+    def layout(text):
+        return text.replace("\n", "\r\n") if crlf else text
+
+    text = layout(notebook("import torch\n# données\nx = t.cuda()", indent=indent, ascii_only=ascii_only))
     new = migrate_notebook(text, ENGINE.migrate)[0]
-    expected = notebook("import torch\nimport torch_npu\n# données\nx = t.npu()", indent=indent,
-                        ascii_only=ascii_only)
+    expected = layout(notebook("import torch\nimport torch_npu\n# données\nx = t.npu()", indent=indent,
+                               ascii_only=ascii_only))
     assert new == expected
 
 
