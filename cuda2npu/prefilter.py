@@ -27,9 +27,15 @@ def triggers(rule: Rule, *, dependent: bool = False) -> set[str]:
 
 
 def trigger_pattern(book: RuleBook, *, dependent: bool = False) -> re.Pattern[str] | None:
-    """One regular expression finding any trigger word of the book as a whole word (None: no rules)."""
+    """One regular expression finding any trigger word of the book as a whole word (None: no
+    rules); the words of string rules with ``ignore_case`` in any case."""
     words = {w for rule in book for w in triggers(rule, dependent=dependent)}
-    return re.compile(r"\b%s\b" % _trie(sorted(words))) if words else None
+    folded = sorted({w.lower() for rule in book if rule.kind == "string" and rule.get("ignore_case")
+                     for w in triggers(rule, dependent=dependent)})
+    if not words:
+        return None
+    alternation = _trie(sorted(words)) + ("|(?i:%s)" % _trie(folded) if folded else "")
+    return re.compile(r"\b(?:%s)\b" % alternation)
 
 
 def _trie(words: list[str]) -> str:

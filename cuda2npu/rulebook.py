@@ -32,7 +32,7 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rename": (("match", "replace"), ("members", "message", "module", "importable", "exact")),
     "report": (("match", "message"), ("members",)),
     "attribute": (("match",), ("replace", "call", "keywords", "message", "max_positional", "accepts", "not_on")),
-    "string": (("match",), ("replace", "device", "prefix", "message")),
+    "string": (("match",), ("replace", "device", "prefix", "ignore_case", "message")),
     "call": (("match", "replace"), ("drop", "unsupported", "defaults", "max_positional", "message")),
     "argument": (("match",), ("members", "rename", "unsupported", "message")),
     "import": (("module", "after"), ()),

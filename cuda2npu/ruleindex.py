@@ -53,6 +53,7 @@ class RuleIndex:
         self.arguments: dict[str, list[Rule]] = {}
         self.attributes: dict[str, Rule] = {}
         self.strings: dict[str, Rule] = {}
+        self.folded_strings: dict[str, Rule] = {}  # rules with ignore_case, by the lower-cased value
         self.string_patterns: list[tuple[Rule, str, re.Pattern[str]]] = []
         self.imports = book.of_kind("import")
         self.anchor_root = self.imports[0].get("after") if self.imports else None
@@ -67,12 +68,15 @@ class RuleIndex:
                 self.attributes.setdefault(rule.get("match"), rule)
             elif rule.kind == "string":
                 for word in rule.matches():
+                    flags = re.I if rule.get("ignore_case") else 0
                     if rule.get("device"):
-                        pattern = re.compile(re.escape(word) + _DEVICE_SUFFIX)
+                        pattern = re.compile(re.escape(word) + _DEVICE_SUFFIX, flags)
                     elif rule.get("prefix"):
-                        pattern = re.compile(re.escape(word) + r"(?: .*)?", re.S)
+                        pattern = re.compile(re.escape(word) + r"(?: .*)?", re.S | flags)
                     else:
                         self.strings.setdefault(word, rule)
+                        if flags:
+                            self.folded_strings.setdefault(word.lower(), rule)
                         continue
                     self.string_patterns.append((rule, word, pattern))
         # CUDA-only APIs (report rules tagged cuda-only): what guards protect, what sibling modules hold
@@ -117,11 +121,11 @@ class RuleIndex:
 
     def string(self, text: str) -> tuple[Rule, str, str | None] | None:
         """For a string literal's content: the rule, the word it matched and the new text (None: report)."""
-        rule = self.strings.get(text)
+        rule = self.strings.get(text) or self.folded_strings.get(text.lower())
         if rule is not None:
             return rule, text, rule.get("replace")
         for rule, word, pattern in self.string_patterns:
             if pattern.fullmatch(text):
                 replace = rule.get("replace")
-                return rule, word, None if replace is None else replace + text[len(word):]
+                return rule, text[:len(word)], None if replace is None else replace + text[len(word):]
         return None

@@ -51,6 +51,9 @@ def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
             raise fail("match", "must be text or a list of texts")
         if "replace" in spec and not isinstance(spec["replace"], str):
             raise fail("replace", "must be text")
+        for flag in ("device", "prefix", "ignore_case"):
+            if flag in spec and not isinstance(spec[flag], bool):
+                raise fail(flag, "must be true or false")
         if "replace" not in spec and "message" not in spec:
             raise fail("message", "a string rule without 'replace' reports: it needs a message")
     if kind == "text":

@@ -262,3 +262,15 @@ def test_a_memory_limit_smaller_than_the_parse_stack_still_migrates(tmp_path):
                           capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr.decode()[-1000:]
     assert path.read_text() == "import torch\nimport torch_npu\nx = t.npu()\n"
+
+
+@pytest.mark.parametrize("flag", ["ignore_case", "device", "prefix"])
+def test_string_rule_flags_must_be_booleans(cli, tmp_path, flag):
+    rules = tmp_path / "bad.yaml"
+    rules.write_text(f"rules:\n  - id: BAD3\n    kind: string\n    summary: s\n    match: nccl\n"
+                     f"    replace: hccl\n    {flag}: 'yes'\n")
+    target = tmp_path / "a.py"
+    target.write_text("import torch\nx = t.cuda()\n")
+    result = cli("migrate", "--rules", rules, target)
+    assert result.exit_code == 2 and f"rule BAD3: field '{flag}': must be true or false" in result.stderr
+    assert target.read_text() == "import torch\nx = t.cuda()\n"
