@@ -121,11 +121,24 @@ class RuleIndex:
 
     def string(self, text: str) -> tuple[Rule, str, str | None] | None:
         """For a string literal's content: the rule, the word it matched and the new text (None: report)."""
-        rule = self.strings.get(text) or self.folded_strings.get(text.lower())
+        rule = self.strings.get(text)
         if rule is not None:
             return rule, text, rule.get("replace")
+        rule = self.folded_strings.get(text.lower())
+        if rule is not None:  # written in the case of the original: code may compare it after .upper()
+            replace = rule.get("replace")
+            return rule, text, None if replace is None else _same_case(text, replace)
         for rule, word, pattern in self.string_patterns:
             if pattern.fullmatch(text):
                 replace = rule.get("replace")
                 return rule, text[:len(word)], None if replace is None else replace + text[len(word):]
         return None
+
+
+def _same_case(original: str, new: str) -> str:
+    """``new`` in the case of ``original``: "NCCL" -> "HCCL", "Nccl" -> "Hccl", else as written."""
+    if original.isupper():
+        return new.upper()
+    if original[:1].isupper() and original[1:].islower():
+        return new.capitalize()
+    return new

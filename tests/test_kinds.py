@@ -431,3 +431,20 @@ def test_comments_blank_lines_and_crlf_kept():
 def test_positions_are_one_based():
     result = migrate("import torch\nx = torch.cuda.synchronize()\n")
     assert [(e.rule, e.line, e.col) for e in result.edits] == [("NPU001", 2, 1), ("NPU201", 2, 5)]
+
+
+def test_backend_names_in_any_case_keep_their_case():
+    check('''\
+        import torch.distributed as dist
+        dist.init_process_group(f"NCCL")
+        if args.backend.upper() == "NCCL":
+            dist.init_process_group(backend="Nccl")
+        label = "NCCL backend"
+        ''', '''\
+        import torch.distributed as dist
+        import torch_npu
+        dist.init_process_group(f"HCCL")
+        if args.backend.upper() == "HCCL":
+            dist.init_process_group(backend="Hccl")
+        label = "NCCL backend"
+        ''')

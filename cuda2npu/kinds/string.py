@@ -38,7 +38,7 @@ class StringKind(Kind):
         if text is None:
             m.finding(original, rule, fill(rule.get("message"), name=word))
             return updated
-        new = rule.get("replace")
+        new = text[:len(rule.get("replace"))]  # the new name, in the case the rule writes it in
         if not m.edit(original, rule, f"f-string {word!r} -> {new!r}"):
             return updated
         first = parts[0].with_changes(value=new + head[len(word):])
