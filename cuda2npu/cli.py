@@ -141,8 +141,10 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
         names = {r.id: r.summary for r in _merged(books)} if books else {}
         console.statistics(summary, {UNUSED: "a suppression comment that suppresses nothing", **names})
     if summary.failing:
+        from .config import SEVERITY_LEVELS
+
         console.failing(summary, "/".join(sorted({s.fail_on for s, _ in groups if s.fail_on},
-                                                 key=("info", "warning", "error").index)))
+                                                 key=SEVERITY_LEVELS.index)))
     would_change = mode != "write" and summary.changed
     sys.exit(1 if (summary.failed or would_change or summary.failing) and not exit_zero else 0)
 

@@ -210,6 +210,18 @@ def rule_files(path: Path) -> list[Path] | None:
     return [path] if path.is_file() else None
 
 
+def rule_sources(extra: Iterable[str | Path] = (), builtin: bool = True) -> list[tuple[Path, bool]]:
+    """Every rule file of a rulebook, with whether it was named by the user: the built-in ones,
+    then each of ``extra``'s. Raises FileNotFoundError naming an entry that is neither."""
+    sources = [(p, False) for p in rule_files(default_rules_dir()) or ()] if builtin else []
+    for entry in extra:
+        files = rule_files(Path(entry))
+        if files is None:
+            raise FileNotFoundError(str(entry))
+        sources += [(p, True) for p in files]
+    return sources
+
+
 def in_place_refusal(path: Path) -> str | None:
     """Why a file must not be replaced in place, if it must not. Replacing gives a new inode owned
     by whoever runs cuda2npu, so a file with other hard links (they would keep the old code), a

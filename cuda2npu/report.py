@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .config import SEVERITY_LEVELS
 from .runner import FileResult
 
 if TYPE_CHECKING:
@@ -19,12 +20,9 @@ if TYPE_CHECKING:
 REPORT_VERSION = 1
 
 
-SEVERITY_ORDER = ("info", "warning", "error")
-
-
 def reaches(severity: str, level: str | None) -> bool:
     """Whether a finding of ``severity`` reaches the --fail-on ``level`` (None: never)."""
-    return level is not None and SEVERITY_ORDER.index(severity) >= SEVERITY_ORDER.index(level)
+    return level is not None and SEVERITY_LEVELS.index(severity) >= SEVERITY_LEVELS.index(level)
 
 
 @dataclass

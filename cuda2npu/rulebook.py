@@ -15,14 +15,15 @@ from typing import Any, Iterable
 
 import yaml
 
+from .config import SEVERITY_LEVELS
 from .context.schema import FIELDS as CONTEXT_FIELDS
-from .files import default_rules_dir, rule_files
+from .files import rule_sources
 from .suppress import UNUSED
 from .rulespec import check_spec
 
 DEFAULT_TARGET = "npu"
 ALONGSIDE = ("import", "context")  # kinds that act only alongside other rules: kept by --select
-SEVERITIES = ("info", "warning", "error")
+SEVERITIES = SEVERITY_LEVELS
 _RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 # kind -> (required fields, optional fields), beyond the common ones.
@@ -179,12 +180,10 @@ def load_rulebook(extra: Iterable[str | Path] = (), *, target: str = DEFAULT_TAR
     """The built-in rules of ``target`` (unless ``builtin`` is false) plus the ``extra`` files."""
     rules: list[Rule] = []
     seen: dict[str, str] = {}
-    sources = ([(p, False) for p in rule_files(default_rules_dir())] if builtin else [])
-    for entry in extra:
-        files = rule_files(Path(entry))
-        if files is None:
-            raise RuleError(str(entry), "no such rule file or folder")
-        sources += [(p, True) for p in files]
+    try:
+        sources = rule_sources(extra, builtin)
+    except FileNotFoundError as exc:
+        raise RuleError(str(exc), "no such rule file or folder") from None
     for path, explicit in sources:
         file_target, file_rules = _load_file(path)
         if file_target != target:

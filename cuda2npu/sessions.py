@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import Config, ConfigError, load, nearest
-from .files import DEFAULT_EXCLUDE, Excluder, default_rules_dir, file_kind, rule_files
+from .files import DEFAULT_EXCLUDE, Excluder, file_kind, rule_sources
 
 if TYPE_CHECKING:
     from .cache import Cache
@@ -111,12 +111,10 @@ class Session:
             raise SettingsError(f"cache folder {folder}: {why}; choose another with --cache-dir or cache-dir, "
                                 "or use --no-cache")
         rule_paths, select, ignore = self._rules
-        files = list(rule_files(default_rules_dir()) or ())
-        for entry in rule_paths:
-            found = rule_files(Path(entry))
-            if found is None:
-                return None  # the rulebook's load says why
-            files += found
+        try:
+            files = [path for path, _ in rule_sources(rule_paths)]
+        except FileNotFoundError:
+            return None  # the rulebook's load says why
         settings = {"select": codes(select), "ignore": codes(ignore), "fused": self.config.fused_optimizers,
                     "per-file-ignores": self.config.per_file_ignores, "positions": flags.positions}
         key = fingerprint(files, settings)
