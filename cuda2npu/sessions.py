@@ -104,9 +104,9 @@ class Session:
         if disabled_by_env():
             return None
         from_env = os.environ.get("CUDA2NPU_CACHE_DIR")
-        folder = (Path(flags.cache_dir) if flags.cache_dir else default_dir() if from_env
-                  else self.config.cache_dir or default_dir())
-        why = refusal(folder)
+        chosen = Path(flags.cache_dir) if flags.cache_dir else default_dir() if from_env else self.config.cache_dir
+        folder = chosen or default_dir()
+        why = refusal(folder) if chosen else None  # the default folder is cuda2npu's own, whatever it holds
         if why:
             raise SettingsError(f"cache folder {folder}: {why}; choose another with --cache-dir or cache-dir, "
                                 "or use --no-cache")

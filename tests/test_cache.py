@@ -190,6 +190,11 @@ def test_cache_dir_from_the_config_and_a_folder_that_is_not_a_cache(cli, tree, m
     refused = cli("migrate", "--check", tree / "train.py")
     assert refused.exit_code == 2 and "is not a cuda2npu cache" in refused.stderr
     assert sorted(p.name for p in (tree / "rotary_pkg").iterdir()) == ["__init__.py", "kernels.py", "model.py"]
+    (tree / "pyproject.toml").write_text("[tool.cuda2npu]\n")
+    (tree / "user-cache" / "corpus").mkdir()  # the default folder is never refused, whatever it holds
+    (tree / "user-cache" / "CACHEDIR.TAG").unlink()
+    assert cli("migrate", "--check", tree / "train.py").exit_code == 1
+    assert len(list((tree / "user-cache").glob("*.json"))) == 1
 
 
 def test_jobs_two_fills_the_cache_like_jobs_one(cli, tree):
