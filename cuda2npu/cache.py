@@ -34,11 +34,17 @@ MAX_FOLDER = 256 * 1024 * 1024  # the folder's cache files beyond this go, oldes
 _KINDS = ("python", "notebook", "text")
 
 
-def default_dir() -> Path:
-    """``$CUDA2NPU_CACHE_DIR``, else ``$XDG_CACHE_HOME/cuda2npu`` or ``~/.cache/cuda2npu``."""
+def default_dir() -> Path | None:
+    """``$CUDA2NPU_CACHE_DIR``, else ``$XDG_CACHE_HOME/cuda2npu`` or ``~/.cache/cuda2npu``; None
+    without a home folder (then there is no cache)."""
     if os.environ.get(ENV_DIR):
         return Path(os.environ[ENV_DIR])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cuda2npu"
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "cuda2npu"
+    try:
+        return Path.home() / ".cache" / "cuda2npu"
+    except RuntimeError:  # no HOME and no password entry
+        return None
 
 
 def disabled_by_env() -> bool:
@@ -265,7 +271,10 @@ def _prepare(folder: Path) -> None:
 def _secret() -> bytes | None:
     """This user's signing key, in the user's own cache folder (never in a project's, which a
     repository could ship with a key of its own); created on first use. None if not writable."""
-    key = default_dir() / "key"
+    home = default_dir()
+    if home is None:
+        return None
+    key = home / "key"
     try:
         return key.read_bytes()
     except FileNotFoundError:

@@ -106,6 +106,8 @@ class Session:
         from_env = os.environ.get("CUDA2NPU_CACHE_DIR")
         chosen = Path(flags.cache_dir) if flags.cache_dir else default_dir() if from_env else self.config.cache_dir
         folder = chosen or default_dir()
+        if folder is None:
+            return None
         why = refusal(folder) if chosen else None  # the default folder is cuda2npu's own, whatever it holds
         if why:
             raise SettingsError(f"cache folder {folder}: {why}; choose another with --cache-dir or cache-dir, "

@@ -203,3 +203,17 @@ def test_jobs_two_fills_the_cache_like_jobs_one(cli, tree):
     first = cli("migrate", "--no-config", "--check", "--jobs", "2", tree)
     assert len(entries()) == 48
     assert outcome(cli("migrate", "--no-config", "--check", "--jobs", "2", tree)) == outcome(first)
+
+
+def test_without_a_home_folder_the_run_works_uncached(cli, tree, monkeypatch):
+    from pathlib import Path as PathClass
+
+    monkeypatch.delenv("CUDA2NPU_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(PathClass, "home", staticmethod(no_home))
+    result = cli("migrate", "--no-config", "--check", tree / "train.py")
+    assert result.exit_code == 1 and result.traceback == "" and "would migrate" in result.stderr
