@@ -197,31 +197,45 @@ def _merged(books):
               help="Read [tool.cuda2npu] from this pyproject.toml (default: the nearest one).")
 @click.option("--no-config", is_flag=True, help="Ignore any pyproject.toml.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the cores available).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              help="A table, or JSON on stdout (per file and in total, each effort with its reason).")
 @_cache_options
-def analyze(paths, rule_paths, config_path, no_config, jobs, no_cache, cache_dir) -> None:
+def analyze(paths, rule_paths, config_path, no_config, jobs, fmt, no_cache, cache_dir) -> None:
     """Estimate a port before making it: per file, what migrates automatically and what needs a human.
 
     Writes nothing. Effort: none (nothing to do), low (automatic only, or one or two findings),
     medium (up to ten findings), high (more, or files that cannot be parsed).
     """
+    import json
+    from collections import Counter
+
     from .console import fancy
     from .runner import Options, default_jobs, run
     from .sessions import Flags
 
     groups = _groups(paths, None, Flags(rule_paths, no_cache=no_cache, cache_dir=cache_dir), config_path, no_config)
-    rows, totals, count = [], [0, 0, 0], 0
+    files, count = [], 0
     results = (result for session, group in groups
                for result in run([s for s in group if s.kind != "other"], session.book,
                                  Options(write=False, positions=False), jobs or default_jobs(), session.cache))
     for result in results:
         count += 1
-        manual = sum(f.severity != "info" for f in result.findings)
         if result.edits or result.findings or result.error:
-            rows.append((result.path, str(len(result.edits)), str(manual),
-                         str(len(result.findings) - manual), _effort(manual, result.error)))
-        totals = [totals[0] + len(result.edits), totals[1] + manual, totals[2] + len(result.findings) - manual]
-    heavy = max((r[4] for r in rows), key=_EFFORTS.index, default="none")
-    rows.append((f"total ({count} files, {len(rows)} to port)", *map(str, totals), heavy))
+            manual = sum(f.severity != "info" for f in result.findings)
+            effort, reason = _effort(manual, result.error)
+            files.append({"path": result.path, "automatic": len(result.edits), "manual": manual,
+                          "advice": len(result.findings) - manual, "effort": effort, "reason": reason,
+                          "error": result.error, "rules": dict(sorted(Counter(
+                              [e.rule for e in result.edits] + [f.rule for f in result.findings]).items()))})
+    heavy = max((f["effort"] for f in files), key=_EFFORTS.index, default="none")
+    total = {key: sum(f[key] for f in files) for key in ("automatic", "manual", "advice")}
+    total.update(files=count, to_port=len(files), effort=heavy)
+    if fmt == "json":
+        click.echo(json.dumps({"version": 1, "tool": "cuda2npu", "files": files, "total": total}, indent=2))
+        return
+    rows = [(f["path"], str(f["automatic"]), str(f["manual"]), str(f["advice"]), f["effort"]) for f in files]
+    rows.append((f"total ({count} files, {len(files)} to port)",
+                 *(str(total[k]) for k in ("automatic", "manual", "advice")), heavy))
     header = ("file", "automatic", "needs a human", "advice", "effort")
     if fancy(sys.stdout):
         _table("cuda2npu analyze", header, rows)
@@ -234,10 +248,16 @@ def analyze(paths, rule_paths, config_path, no_config, jobs, no_cache, cache_dir
 _EFFORTS = ("none", "low", "medium", "high")
 
 
-def _effort(manual: int, error: str | None) -> str:
-    if error is not None or manual > 10:
-        return "high"
-    return "medium" if manual > 2 else "low"
+def _effort(manual: int, error: str | None) -> tuple[str, str]:
+    """The effort a file needs, and why."""
+    if error is not None:
+        return "high", f"cannot be migrated as it is: {error}"
+    need = f"{manual} finding{'s' * (manual != 1)} need{'s' * (manual == 1)} a human"
+    if manual > 10:
+        return "high", f"{need} (more than 10)"
+    if manual > 2:
+        return "medium", f"{need} (3 to 10)"
+    return "low", "automatic only" if not manual else f"{need} (1 or 2)"
 
 
 @main.command("rules")

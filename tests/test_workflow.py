@@ -198,6 +198,17 @@ def test_analyze_estimates_without_writing(cli, project):
         "total (2 files, 1 to port)\t3\t1\t0\tlow",
     ]
     assert (project / "src" / "train.py").read_text() == CUDA
+    (project / "src" / "bad.py").write_text("import torch\nx = t.cuda(\n")
+    report = json.loads(cli("analyze", "--no-config", "--format", "json", "src").stdout)
+    assert report["files"] == [
+        {"path": "src/bad.py", "automatic": 0, "manual": 0, "advice": 0, "effort": "high",
+         "reason": "cannot be migrated as it is: syntax error: '(' was never closed", "rules": {},
+         "error": "syntax error: '(' was never closed"},
+        {"path": "src/train.py", "automatic": 3, "manual": 1, "advice": 0, "effort": "low",
+         "reason": "1 finding needs a human (1 or 2)", "rules": {"NPU001": 1, "NPU102": 1, "NPU291": 1, "NPU301": 1},
+         "error": None},
+    ]
+    assert report["total"] == {"automatic": 3, "manual": 1, "advice": 0, "files": 3, "to_port": 2, "effort": "high"}
 
 
 def test_diff_is_coloured_on_a_terminal_only(project):
