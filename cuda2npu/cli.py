@@ -69,7 +69,8 @@ def main() -> None:
 @_rules_option
 @click.option("--select", multiple=True, metavar="IDS", help="Only these rule ids or id prefixes (comma-separated).")
 @click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rule ids or id prefixes (comma-separated).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write a report here.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write a report here ('-': stdout).")
 @click.option("--report-format", type=click.Choice(["json", "sarif", "csv", "markdown"]),
               help="Report format (default: from the extension .json/.sarif/.csv/.md, else json).")
 @click.option("--fail-on", type=click.Choice(["info", "warning", "error"]),
@@ -97,7 +98,9 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
 
     if out_dir and (diff or check):
         _fail("--out-dir writes files; it cannot be combined with --diff or --check")
-    if report_path and not os.path.isdir(os.path.dirname(os.path.abspath(report_path))):
+    if report_path == "-" and diff:
+        _fail("--report - writes the report on stdout, where --diff writes the diff; write one to a file")
+    if report_path and report_path != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(report_path))):
         _fail(f"--report {report_path}: the folder does not exist")
     flags = Flags(rule_paths, select, ignore, fail_on, positions=bool(report_path), no_cache=no_cache,
                   cache_dir=cache_dir)
@@ -129,8 +132,12 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
         try:
             text = render(format_for(report_path, report_format), entries, summary, mode,
                           _merged([session.book() for session, _ in groups]))
-            with open(report_path, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
+            if report_path == "-":
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            else:
+                with open(report_path, "w", encoding="utf-8", newline="") as handle:
+                    handle.write(text)
         except OSError as exc:
             _fail(f"--report {report_path}: {exc.strerror or exc}")
     console.summary(summary, mode=mode)

@@ -188,6 +188,15 @@ def test_report_format_option_overrides_extension(cli, project):
     assert json.loads((project / "r.txt").read_text())["version"] == 1
 
 
+def test_report_on_stdout(cli, project):
+    result = cli("migrate", "--check", "--report", "-", "src")
+    assert result.exit_code == 1 and json.loads(result.stdout)["summary"]["changed"] == 1
+    sarif = cli("migrate", "--check", "--report", "-", "--report-format", "sarif", "src")
+    assert json.loads(sarif.stdout)["version"] == "2.1.0"
+    refused = cli("migrate", "--diff", "--report", "-", "src")
+    assert refused.exit_code == 2 and "--report - writes the report on stdout" in refused.stderr
+
+
 def test_analyze_estimates_without_writing(cli, project):
     (project / "src" / "clean.py").write_text("import os\n")
     result = cli("analyze", "--no-config", "src")
