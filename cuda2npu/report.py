@@ -90,10 +90,21 @@ def _json(entries: list[dict], summary: Summary, mode: str, book: RuleBook) -> s
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
+_ERROR_RULE = {"id": "error", "name": "error",
+               "shortDescription": {"text": "a file that could not be migrated and was left unchanged"},
+               "fullDescription": {"text": "The file could not be read, decoded, parsed or written; the "
+                                           "message says why and where. Nothing in it was changed."},
+               "defaultConfiguration": {"level": "error"}}
+
+
 def _sarif(entries: list[dict], summary: Summary, mode: str, book: RuleBook) -> str:
-    """SARIF 2.1.0 for code scanning: every finding and every edit (pending or made) is a result."""
+    """SARIF 2.1.0 for code scanning: every finding and every edit (pending or made) is a result,
+    at its rule's level; files that failed are results of the declared rule ``error``."""
     used = sorted({item["rule"] for e in entries for item in e["edits"] + e["findings"]})
     rules = [_sarif_rule(book.by_id(rule_id), rule_id) for rule_id in used]
+    if any(e["error"] for e in entries):
+        used.append("error")
+        rules.append(_ERROR_RULE)
     index = {rule_id: i for i, rule_id in enumerate(used)}
     results = []
     for entry in entries:
@@ -101,12 +112,13 @@ def _sarif(entries: list[dict], summary: Summary, mode: str, book: RuleBook) -> 
             results.append(_sarif_result(entry["path"], f, _SARIF_LEVEL[f["severity"]], f["message"], index))
         verb = "migrated" if mode == "write" else "would migrate"
         for e in entry["edits"]:
-            results.append(_sarif_result(entry["path"], e, "note" if mode == "write" else "warning",
-                                         f"{verb}: {e['message']}", index))
+            rule = book.by_id(e["rule"])
+            level = "note" if mode == "write" or rule is None else _SARIF_LEVEL[rule.severity]
+            results.append(_sarif_result(entry["path"], e, level, f"{verb}: {e['message']}", index))
         if entry["error"]:
             error = entry["error"]
-            results.append({"ruleId": "error", "level": "error", "message": {"text": error["message"]},
-                            "locations": [_location(entry["path"], error["line"] or 1, 1)]})
+            results.append(_sarif_result(entry["path"], {"rule": "error", "line": error["line"] or 1, "col": 1},
+                                         "error", error["message"], index))
     run = {"tool": {"driver": {"name": "cuda2npu", "version": __version__, "informationUri":
                                "https://pypi.org/project/cuda2npu/", "rules": rules}},
            "results": results, "columnKind": "unicodeCodePoints"}
@@ -115,14 +127,23 @@ def _sarif(entries: list[dict], summary: Summary, mode: str, book: RuleBook) -> 
 
 def _sarif_rule(rule: Rule | None, rule_id: str) -> dict:
     if rule is None:  # engine diagnostics such as unused suppressions
-        return {"id": rule_id, "shortDescription": {"text": rule_id}}
+        return {"id": rule_id, "shortDescription": {"text": rule_id},
+                "help": {"text": f"cuda2npu explain {rule_id}"}}
+    why = rule.why or rule.summary
     return {"id": rule.id, "name": rule.kind, "shortDescription": {"text": rule.summary},
-            "fullDescription": {"text": rule.why or rule.summary},
+            "fullDescription": {"text": why},
+            "help": {"text": f"{why}\n\nMore, with examples: cuda2npu explain {rule.id}"},
             "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity]}}
 
 
 def _location(path: str, line: int, col: int) -> dict:
-    return {"physicalLocation": {"artifactLocation": {"uri": Path(path).as_posix()},
+    """A result's place: a relative path percent-encoded as a URI reference, an absolute one as a
+    ``file://`` URI."""
+    from urllib.parse import quote
+
+    posix = Path(path)
+    uri = posix.as_uri() if posix.is_absolute() else quote(posix.as_posix())
+    return {"physicalLocation": {"artifactLocation": {"uri": uri},
                                  "region": {"startLine": line, "startColumn": col}}}
 
 

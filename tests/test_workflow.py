@@ -162,8 +162,14 @@ def test_sarif_report_is_valid_sarif_2_1_0(cli, project):
     assert by_rule["NPU102"]["locations"][0]["physicalLocation"] == {
         "artifactLocation": {"uri": "src/train.py"}, "region": {"startLine": 2, "startColumn": 7}}
     rules = document["runs"][0]["tool"]["driver"]["rules"]
-    assert [rules[r["ruleIndex"]]["id"] for r in results if "ruleIndex" in r] == \
-        [r["ruleId"] for r in results if "ruleIndex" in r]
+    assert [rules[r["ruleIndex"]]["id"] for r in results] == [r["ruleId"] for r in results]  # "error" too
+    assert by_rule["NPU001"]["level"] == "note" and by_rule["NPU301"]["level"] == "warning"  # each rule's level
+    assert all(rule["help"]["text"].endswith(f"cuda2npu explain {rule['id']}") for rule in rules if rule["id"] != "error")
+    (project / "src" / "a b#1.py").write_text(CUDA)
+    cli("migrate", "--check", "--report", "out.sarif", "src/a b#1.py", project / "src" / "train.py")
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in json.loads((project / "out.sarif").read_text())["runs"][0]["results"]]
+    assert "src/a%20b%231.py" in uris and (project / "src" / "train.py").as_uri() in uris
 
 
 def test_csv_report_has_the_official_columns(cli, project):
