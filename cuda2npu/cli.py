@@ -80,11 +80,13 @@ def main() -> None:
 @click.option("--no-config", is_flag=True, help="Ignore any pyproject.toml.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the cores available).")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors and the summary only, not each finding.")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
+              help="Colour the output: on a terminal (auto; NO_COLOR and FORCE_COLOR are honoured), always, never.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when files would change, fail or reach --fail-on.")
 @click.option("--statistics", is_flag=True, help="After the summary, count the edits and findings per rule.")
 @_cache_options
 def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path, report_format, fail_on,
-            config_path, no_config, jobs, quiet, exit_zero, statistics, no_cache, cache_dir) -> None:
+            config_path, no_config, jobs, quiet, color, exit_zero, statistics, no_cache, cache_dir) -> None:
     """Migrate PATHS (files or folders) in place, or show what would change.
 
     Exit status: 0 when done (or nothing to change), 1 when --check/--diff found files that would
@@ -106,12 +108,12 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
                   cache_dir=cache_dir)
     groups = _groups(paths, out_dir, flags, config_path, no_config)
     mode = "check" if check else "diff" if diff else "write"
-    console = Console(quiet=quiet)
+    console = Console(quiet=quiet, color=color)
     summary, entries = Summary(), []
     options = Options(write=mode == "write", diff=diff, positions=bool(report_path))
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        colored = fancy(sys.stdout)
+        colored = fancy(sys.stdout, color)
         with console.progress(sum(len(group) for _, group in groups)) as advance:
             for session, group in groups:
                 # closed on an interrupt too: the pool stops and the cache is saved before Python exits

@@ -17,9 +17,16 @@ _DIFF_COLORS = ((b"+++", b"1"), (b"---", b"1"), (b"@@", b"36"), (b"+", b"32"), (
 _DIFF_LINE = re.compile(rb"[^\n]*\n|[^\n]+\Z")
 
 
-def fancy(stream: TextIO) -> bool:
-    """Colour and live output: on a terminal, unless NO_COLOR is set."""
-    return stream.isatty() and not os.environ.get("NO_COLOR")
+def fancy(stream: TextIO, color: str = "auto") -> bool:
+    """Colour: ``--color always``/``never``; else not with ``NO_COLOR``, always with ``FORCE_COLOR``
+    (CI logs show it), and otherwise on a terminal."""
+    if color != "auto":
+        return color == "always"
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR", "0") not in ("", "0"):
+        return True
+    return stream.isatty()
 
 
 def color_diff(diff: bytes) -> bytes:
@@ -35,19 +42,20 @@ def color_diff(diff: bytes) -> bytes:
 class Console:
     """Per-file lines as results arrive, then a summary."""
 
-    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False):
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False, color: str = "auto"):
         self.stream = stream = stream or sys.stderr
         self.quiet = quiet
         self._rich = None
-        if fancy(stream):
+        self._live = stream.isatty()  # a progress bar only where it can redraw
+        if fancy(stream, color):
             from rich.console import Console as RichConsole
 
-            self._rich = RichConsole(file=stream, highlight=False)
+            self._rich = RichConsole(file=stream, highlight=False, force_terminal=True)
 
     @contextmanager
     def progress(self, total: int) -> Iterator[Callable[[], None]]:
         """A progress bar on a terminal for runs over many files; yields the function that advances it."""
-        if self._rich is None or total < PROGRESS_MIN_FILES:
+        if self._rich is None or not self._live or total < PROGRESS_MIN_FILES:
             yield lambda: None
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

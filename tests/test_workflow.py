@@ -226,6 +226,19 @@ def test_analyze_estimates_without_writing(cli, project):
     assert report["total"] == {"automatic": 3, "manual": 1, "advice": 0, "files": 3, "to_port": 2, "effort": "high"}
 
 
+def test_color_option_and_force_color(cli, project, monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    assert "\x1b[" not in cli("migrate", "--diff", "src").stdout  # not a terminal
+    always = cli("migrate", "--diff", "--color", "always", "src")
+    assert always.stdout.startswith("\x1b[1m--- a/src/train.py\x1b[0m\n") and "\x1b[" in always.stderr
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert cli("migrate", "--diff", "src").stdout.startswith("\x1b[1m--- a/")
+    assert "\x1b[" not in cli("migrate", "--diff", "--color", "never", "src").stdout
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\x1b[" not in cli("migrate", "--diff", "src").stdout
+
+
 def test_diff_is_coloured_on_a_terminal_only(project):
     import os
     import pty
