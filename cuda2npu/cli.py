@@ -82,11 +82,13 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Print errors and the summary only, not each finding.")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
               help="Colour the output: on a terminal (auto; NO_COLOR and FORCE_COLOR are honoured), always, never.")
+@click.option("--show-settings", is_flag=True, help="Print the settings the first path is migrated with, and exit.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when files would change, fail or reach --fail-on.")
 @click.option("--statistics", is_flag=True, help="After the summary, count the edits and findings per rule.")
 @_cache_options
 def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path, report_format, fail_on,
-            config_path, no_config, jobs, quiet, color, exit_zero, statistics, no_cache, cache_dir) -> None:
+            config_path, no_config, jobs, quiet, color, show_settings, exit_zero, statistics, no_cache,
+            cache_dir) -> None:
     """Migrate PATHS (files or folders) in place, or show what would change.
 
     Exit status: 0 when done (or nothing to change), 1 when --check/--diff found files that would
@@ -106,6 +108,9 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
         _fail(f"--report {report_path}: the folder does not exist")
     flags = Flags(rule_paths, select, ignore, fail_on, positions=bool(report_path), no_cache=no_cache,
                   cache_dir=cache_dir)
+    if show_settings:
+        _show_settings(paths[0], flags, config_path, no_config)
+        return
     groups = _groups(paths, out_dir, flags, config_path, no_config)
     mode = "check" if check else "diff" if diff else "write"
     console = Console(quiet=quiet, color=color)
@@ -184,6 +189,21 @@ def _groups(paths, out_dir, flags, config_path=None, no_config=False):
     except (UsageError, SettingsError) as exc:
         _fail(str(exc))
     return list(groups.values())
+
+
+def _show_settings(path, flags, config_path, no_config) -> None:
+    """``--show-settings``: the configuration, rules and cache a path is migrated with (stdout)."""
+    from pathlib import Path
+
+    from .sessions import Sessions, SettingsError
+
+    try:
+        session = Sessions(flags, config_path, no_config).of(Path(path))
+    except SettingsError as exc:
+        _fail(str(exc))
+    click.echo(f"settings for {path}:")
+    for key, value in session.settings():
+        click.echo(f"  {key}: {value}")
 
 
 def _merged(books):

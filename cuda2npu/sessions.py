@@ -77,6 +77,20 @@ class Session:
                 self.cache.know(patterns)
         self.patterns = tuple(patterns)
 
+    def settings(self) -> list[tuple[str, str]]:
+        """What this session runs with, for ``--show-settings``."""
+        rule_paths, select, ignore = self._rules
+        config = self.config
+        excludes = list(DEFAULT_EXCLUDE if config.exclude is None else config.exclude) + config.extend_exclude
+        return [("config", str(config.path) if config.path else "(none)"),
+                ("rules", ", ".join(["(built-in)", *map(str, rule_paths)])),
+                ("select", ", ".join(codes(select)) or "(all)"), ("ignore", ", ".join(codes(ignore)) or "(none)"),
+                ("fused-optimizers", str(config.fused_optimizers).lower()),
+                ("fail-on", self.fail_on or "(none)"), ("exclude", ", ".join(excludes)),
+                ("per-file-ignores", "; ".join(f"{k}: {', '.join(v)}" for k, v in config.per_file_ignores.items())
+                 or "(none)"),
+                ("cache", str(self.cache.path) if self.cache is not None else "(off)")]
+
     def book(self) -> "RuleBook":
         if self._book is None:
             rule_paths, select, ignore = self._rules

@@ -105,6 +105,19 @@ def test_each_file_gets_its_nearest_configuration(cli, tmp_path, monkeypatch):
     assert result.stderr.count(" NPU291 torch.cuda.cudart") == 4 and "findings: 4 (NPU291 4)" in result.stderr
 
 
+def test_show_settings_names_the_configuration_of_a_path(cli, project):
+    configure(project, 'ignore = ["NPU3"]\nfail-on = "warning"\nextend-exclude = ["vendor"]\n')
+    result = cli("migrate", "--show-settings", "--ignore", "NPU722", "src/train.py")
+    assert result.exit_code == 0 and result.traceback == ""
+    lines = result.stdout.splitlines()
+    assert lines[:7] == ["settings for src/train.py:", f"  config: {project / 'pyproject.toml'}",
+                         "  rules: (built-in)", "  select: (all)", "  ignore: NPU3, NPU722",
+                         "  fused-optimizers: true", "  fail-on: warning"]
+    assert lines[7].endswith(", .ipynb_checkpoints, vendor") and lines[8] == "  per-file-ignores: (none)"
+    assert lines[9].startswith("  cache: ") and lines[9].endswith(".json")
+    assert (project / "src" / "train.py").read_text() == CUDA  # nothing run, nothing written
+
+
 def test_a_broken_pyproject_found_by_discovery_is_an_error_not_ignored(cli, project):
     (project / "pyproject.toml").write_text('[tool.cuda2npu]\nfail-on = "warning"\nignore = ["NPU3"\n')
     result = cli("migrate", "src")
