@@ -1,4 +1,5 @@
-"""The ``cuda2npu`` command line. Exit codes: 0 ok, 1 files would change or failed, 2 usage error."""
+"""The ``cuda2npu`` command line. Exit codes: 0 ok, 1 files would change or failed, 2 usage error,
+3 a bug in cuda2npu (reported as an internal error), 130 interrupted."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from dataclasses import replace
 import click
 
 from . import __version__
+
+
+INTERNAL_ERROR = 3  # exit status of a bug in cuda2npu (a file's internal error included)
 
 
 def _fail(message: str) -> None:
@@ -53,6 +57,15 @@ class _Group(click.Group):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             sys.exit(1)
+        except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise  # click's own usage errors and exits
+        except Exception as exc:  # a bug of ours outside any one file  # noqa: BLE001
+            import traceback
+
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            click.echo(f"cuda2npu: internal error ({type(exc).__name__}: {exc}) at {os.path.basename(where.filename)}:"
+                       f"{where.lineno}; please report it", err=True)
+            sys.exit(INTERNAL_ERROR)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,7 +106,7 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
 
     Exit status: 0 when done (or nothing to change), 1 when --check/--diff found files that would
     change, any file could not be parsed, decoded or written, or a finding reached --fail-on
-    (0 with --exit-zero); 2 for usage, configuration and rule-file errors.
+    (0 with --exit-zero); 2 for usage, configuration and rule-file errors; 3 for an internal error.
     """
     from .console import Console, color_diff, fancy
     from .report import Summary, file_entry, format_for, render
@@ -160,6 +173,8 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
         console.failing(summary, "/".join(sorted({s.fail_on for s, _ in groups if s.fail_on},
                                                  key=SEVERITY_LEVELS.index)))
     would_change = mode != "write" and summary.changed
+    if summary.internal and not exit_zero:
+        sys.exit(INTERNAL_ERROR)
     sys.exit(1 if (summary.failed or would_change or summary.failing) and not exit_zero else 0)
 
 

@@ -128,7 +128,8 @@ def _isolated(source: Source, start) -> FileResult:
     try:
         return _submit(pool, source).result()
     except BrokenProcessPool:
-        return runner.FileResult(source.display, error="the process migrating this file crashed; file left unchanged")
+        return runner.FileResult(source.display, error="the process migrating this file crashed; file left unchanged",
+                                 internal=True)
     finally:
         _stop(pool)
 

@@ -36,6 +36,7 @@ class Summary:
     findings: Counter = field(default_factory=Counter)
     severities: Counter = field(default_factory=Counter)
     failing: int = 0  # findings that reach their file's --fail-on level
+    internal: int = 0  # files that met a bug of cuda2npu's
 
     @property
     def unchanged(self) -> int:
@@ -44,6 +45,7 @@ class Summary:
     def add(self, result: FileResult, fail_on: str | None = None) -> None:
         self.scanned += 1
         self.failing += sum(reaches(f.severity, fail_on) for f in result.findings)
+        self.internal += result.internal
         self.failed += result.error is not None
         self.changed += result.changed and result.error is None
         self.edits.update(e.rule for e in result.edits)

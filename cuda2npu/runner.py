@@ -46,6 +46,7 @@ class FileResult:
     new: bytes | None = None  # the migrated bytes, for the cache
     deps: dict = field(default_factory=dict)  # project files the analysis read -> their stamps
     cached: bool = False  # answered by the results cache
+    internal: bool = False  # the error is a bug of cuda2npu's, not the file's
 
 
 class Engines:
@@ -123,6 +124,7 @@ def process(source: Source, engines: Engines, options: Options) -> FileResult:
     except Exception as exc:  # a bug of ours: this file fails, the run goes on  # noqa: BLE001
         result.edits, result.findings, result.changed = [], [], False
         result.error = f"internal error ({type(exc).__name__}: {exc}); file left unchanged, please report it"
+        result.internal = True
         return result
     if options.cache and migrate:
         from .cache import content_hash

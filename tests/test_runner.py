@@ -49,7 +49,19 @@ def test_an_internal_error_fails_only_its_file(cli, tmp_path, monkeypatch):
     (tmp_path / "a.py").write_text("import torch\nx = t.cuda()\n")
     (tmp_path / "b.sh").write_text("export CUDA_VISIBLE_DEVICES=0\n")
     result = cli("migrate", "--jobs", "1", tmp_path)
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # a bug of ours: its own status, the run still went on
     assert "a.py: error: internal error (RuntimeError: boom); file left unchanged, please report it" in result.stderr
     assert (tmp_path / "a.py").read_text() == "import torch\nx = t.cuda()\n"
     assert (tmp_path / "b.sh").read_text() == "export ASCEND_RT_VISIBLE_DEVICES=0\n"
+
+
+def test_a_crash_outside_any_file_is_an_internal_error_with_status_3(cli, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("cuda2npu.console.Console.summary", broken)
+    (tmp_path / "a.py").write_text("import os\n")
+    result = cli("migrate", "--jobs", "1", "--no-config", tmp_path)
+    assert result.exit_code == 3 and result.traceback == ""
+    assert result.stderr.splitlines()[-1].startswith("cuda2npu: internal error (RuntimeError: boom) at test_runner.py:")
+    assert result.stderr.splitlines()[-1].endswith("; please report it")
