@@ -76,7 +76,7 @@ class Cache:
     """The entries of one fingerprint: looked up by the runner, saved once at the end of the run."""
 
     def __init__(self, folder: Path, key: str):
-        self.folder, self.key = folder, key
+        self.folder = folder
         self.path = folder / f"{key}.json"
         self._secret = _secret()
         self.entries: dict[str, dict] = {}
@@ -96,7 +96,7 @@ class Cache:
     def lookup(self, source: Source) -> tuple[dict | None, bool]:
         """The entry for ``source`` if its kind, ignores and dependencies still hold, and whether the
         file's size and modification time are unchanged (if not, the caller compares the hash)."""
-        key = str(Path(os.path.abspath(source.path)))
+        key = _key(source)
         entry = self.entries.get(key)
         if entry is None or source.kind not in _KINDS or entry.get("kind") != source.kind \
                 or entry.get("ignore") != list(source.ignore):
@@ -108,21 +108,21 @@ class Cache:
 
     def forget(self, source: Source) -> None:
         """Drop the entry of a file (rewritten in place: its old text's entry has no more use)."""
-        key = str(Path(os.path.abspath(source.path)))
+        key = _key(source)
         if key in self.entries or key in self._changed:
             self.entries.pop(key, None)
             self._changed[key] = None
 
     def store(self, source: Source, result) -> None:
         """Keep a result that came from the rules alone (not a read or write failure)."""
-        key = str(Path(os.path.abspath(source.path)))
+        key = _key(source)
         if result.stamp is None or source.kind not in _KINDS:
             self.forget(source)
             return
         entry = {"kind": source.kind, "ignore": list(source.ignore), "stat": list(result.stamp[0]),
                  "hash": result.stamp[1], "deps": {k: list(v) if isinstance(v, tuple) else v
                                                    for k, v in result.deps.items()},
-                 "changed": result.changed, "parsed": result.parsed,
+                 "changed": result.changed,
                  "edits": [[e.rule, e.line, e.col, e.message] for e in result.edits],
                  "findings": [[f.rule, f.line, f.col, f.severity, f.message] for f in result.findings],
                  "error": result.error, "error_line": result.error_line, "used": self._today,
@@ -132,12 +132,12 @@ class Cache:
     def refresh(self, source: Source, entry: dict, new_stat: tuple[int, int]) -> None:
         """An entry found by its hash after a touch: remember the new modification time."""
         entry["stat"] = list(new_stat)
-        self._changed[str(Path(os.path.abspath(source.path)))] = entry
+        self._changed[_key(source)] = entry
 
     def used(self, source: Source, entry: dict) -> None:
         if entry.get("used") != self._today:
             entry["used"] = self._today
-            self._changed[str(Path(os.path.abspath(source.path)))] = entry
+            self._changed[_key(source)] = entry
 
     def know(self, text_patterns: Iterable[str]) -> None:
         """The text rules' file patterns of the rulebook this run loaded (kept for the next run)."""
@@ -188,6 +188,11 @@ class Cache:
         except BaseException:
             os.unlink(tmp)
             raise
+
+
+def _key(source: Source) -> str:
+    """An entry's key: the file's absolute path."""
+    return os.path.abspath(source.path)
 
 
 def result_parts(entry: dict) -> tuple[list, list, bytes | None]:

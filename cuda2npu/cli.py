@@ -199,7 +199,7 @@ def _groups(paths, out_dir, flags, config_path=None, no_config=False):
         sources = collect(paths, out_dir, sessions.excluded, kind=sessions.kind)
         groups: dict[int, tuple] = {}
         for source in sources:
-            session = sessions.of(source.path)
+            session = sessions.of_folder(source.path.parent)
             groups.setdefault(id(session), (session, []))[1].append(replace(source, ignore=session.ignores(source.path)))
     except (UsageError, SettingsError) as exc:
         _fail(str(exc))

@@ -93,9 +93,11 @@ class ModuleResolver:
         path, looked_at = self.project._paths[key]
         if not level and name:  # whether the name is this file's package depends on the __init__ files
             for init in self._layout:
-                self.consulted.setdefault(str(init), init.is_file() or None)
+                if str(init) not in self.consulted:
+                    self.consulted[str(init)] = init.is_file() or None
         for candidate in looked_at:
-            self.consulted.setdefault(str(candidate), stamp(candidate))
+            if str(candidate) not in self.consulted:
+                self.consulted[str(candidate)] = stamp(candidate)
         if path is None or path == self.path:
             return None
         return self.project.facts(path)

@@ -151,23 +151,27 @@ class Sessions:
 
     def of(self, path: Path) -> Session:
         """The session of a file, or of a folder's files."""
+        return self.of_folder(path if path.is_dir() else path.parent)
+
+    def of_folder(self, folder: Path) -> Session:
+        """The session of the files in ``folder`` (looked up once per folder, without a stat)."""
         if self._fixed is not None:
             return self._fixed
-        folder = os.path.abspath(path if path.is_dir() else path.parent)
-        if folder not in self._by_folder:
+        key = os.path.abspath(folder)
+        if key not in self._by_folder:
             try:
-                found = nearest(Path(folder))
+                found = nearest(Path(key))
             except ConfigError as exc:
                 raise SettingsError(str(exc)) from None
-            self._by_folder[folder] = self._session(found)
-        return self._by_folder[folder]
+            self._by_folder[key] = self._session(found)
+        return self._by_folder[key]
 
     def excluded(self, path: Path, root: Path | None = None) -> bool:
         """Whether the configuration of ``path``'s folder excludes it (an Excluder's signature)."""
-        return self.of(path.parent).excluded(path, root)
+        return self.of_folder(path.parent).excluded(path, root)
 
     def kind(self, path: Path) -> str:
-        return self.of(path.parent).kind(path)
+        return self.of_folder(path.parent).kind(path)
 
     def all(self) -> list[Session]:
         return [self._fixed] if self._fixed is not None else list(self._by_config.values())
