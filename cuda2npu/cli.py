@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 from contextlib import closing
@@ -12,6 +13,7 @@ from dataclasses import replace
 import click
 
 from . import __version__
+from .config import SOCS
 
 
 INTERNAL_ERROR = 3  # exit status of a bug in cuda2npu (a file's internal error included)
@@ -22,13 +24,22 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-def _rulebook(rule_paths: tuple[str, ...]):
+def _rulebook(rule_paths: tuple[str, ...], torch_npu_version: str | None = None):
+    """The rules as written; with ``--torch-npu-version``, for that release (see versions.for_release)."""
     from .sessions import SettingsError, rulebook
+    from .versions import VersionError, for_release, release
 
     try:
-        return rulebook(rule_paths)
-    except SettingsError as exc:
+        book = rulebook(rule_paths)
+        return for_release(book, release(torch_npu_version)) if torch_npu_version else book
+    except (SettingsError, VersionError) as exc:
         _fail(str(exc))
+
+
+_version_option = click.option("--torch-npu-version", metavar="VERSION",
+                               help="Port for this torch_npu release (default: the project's pin, else the newest).")
+_soc_option = click.option("--soc", type=click.Choice(SOCS, case_sensitive=False),
+                           help="The Ascend chip family whose op support is reported (default: A2).")
 
 
 def _cache_options(command):
@@ -98,10 +109,12 @@ def main() -> None:
 @click.option("--show-settings", is_flag=True, help="Print the settings the first path is migrated with, and exit.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when files would change, fail or reach --fail-on.")
 @click.option("--statistics", is_flag=True, help="After the summary, count the edits and findings per rule.")
+@_version_option
+@_soc_option
 @_cache_options
 def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path, report_format, fail_on,
-            config_path, no_config, jobs, quiet, color, show_settings, exit_zero, statistics, no_cache,
-            cache_dir) -> None:
+            config_path, no_config, jobs, quiet, color, show_settings, exit_zero, statistics, torch_npu_version,
+            soc, no_cache, cache_dir) -> None:
     """Migrate PATHS (files or folders) in place, or show what would change.
 
     Exit status: 0 when done (or nothing to change), 1 when --check/--diff found files that would
@@ -120,7 +133,7 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     if report_path and report_path != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(report_path))):
         _fail(f"--report {report_path}: the folder does not exist")
     flags = Flags(rule_paths, select, ignore, fail_on, positions=bool(report_path), no_cache=no_cache,
-                  cache_dir=cache_dir)
+                  cache_dir=cache_dir, torch_npu_version=torch_npu_version, soc=soc)
     if show_settings:
         _show_settings(paths[0], flags, config_path, no_config)
         return
@@ -160,7 +173,7 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
                     handle.write(text)
         except OSError as exc:
             _fail(f"--report {report_path}: {exc.strerror or exc}")
-    console.summary(summary, mode=mode)
+    console.summary(summary, mode=mode, torch_npu=_targets(groups))
     if statistics:
         from .suppress import UNUSED
 
@@ -178,6 +191,15 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     sys.exit(1 if (summary.failed or would_change or summary.failing) and not exit_zero else 0)
 
 
+def _targets(groups) -> list[str]:
+    """The torch_npu releases the sessions port for, each with why (said once in the summary)."""
+    seen = {}
+    for session, _ in groups:
+        choice = session.torch_npu
+        seen.setdefault(f"{choice.release.version} ({choice.why})", None)
+    return list(seen)
+
+
 def _interrupt(signum, frame) -> None:
     """SIGTERM stops a run like Ctrl-C: every file is left either whole-old or whole-new."""
     raise KeyboardInterrupt
@@ -193,7 +215,7 @@ def _groups(paths, out_dir, flags, config_path=None, no_config=False):
     from .sessions import Sessions, SettingsError
 
     try:
-        sessions = Sessions(flags, config_path, no_config)
+        sessions = Sessions(flags, config_path, no_config, _project(paths))
         for path in paths:  # the configuration of every path given is checked, files or not
             sessions.of(Path(path))
         sources = collect(paths, out_dir, sessions.excluded, kind=sessions.kind)
@@ -206,6 +228,15 @@ def _groups(paths, out_dir, flags, config_path=None, no_config=False):
     return list(groups.values())
 
 
+def _project(paths):
+    """The folder whose dependency files declare the torch-npu pin of paths without a configuration:
+    their common folder."""
+    from pathlib import Path
+
+    folders = [os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or ".") for p in paths]
+    return Path(os.path.commonpath(folders)) if folders else None
+
+
 def _show_settings(path, flags, config_path, no_config) -> None:
     """``--show-settings``: the configuration, rules and cache a path is migrated with (stdout)."""
     from pathlib import Path
@@ -213,7 +244,7 @@ def _show_settings(path, flags, config_path, no_config) -> None:
     from .sessions import Sessions, SettingsError
 
     try:
-        session = Sessions(flags, config_path, no_config).of(Path(path))
+        session = Sessions(flags, config_path, no_config, _project([path])).of(Path(path))
     except SettingsError as exc:
         _fail(str(exc))
     click.echo(f"settings for {path}:")
@@ -243,8 +274,11 @@ def _merged(books):
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the cores available).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               help="A table, or JSON on stdout (per file and in total, each effort with its reason).")
+@_version_option
+@_soc_option
 @_cache_options
-def analyze(paths, rule_paths, config_path, no_config, jobs, fmt, no_cache, cache_dir) -> None:
+def analyze(paths, rule_paths, config_path, no_config, jobs, fmt, torch_npu_version, soc, no_cache,
+            cache_dir) -> None:
     """Estimate a port before making it: per file, what migrates automatically and what needs a human.
 
     Writes nothing. Effort: none (nothing to do), low (automatic only, or one or two findings),
@@ -257,30 +291,37 @@ def analyze(paths, rule_paths, config_path, no_config, jobs, fmt, no_cache, cach
     from .runner import Options, default_jobs, run
     from .sessions import Flags
 
-    groups = _groups(paths, None, Flags(rule_paths, no_cache=no_cache, cache_dir=cache_dir), config_path, no_config)
-    files, count = [], 0
-    results = (result for session, group in groups
+    flags = Flags(rule_paths, no_cache=no_cache, cache_dir=cache_dir, torch_npu_version=torch_npu_version, soc=soc,
+                  ops_everywhere=True)
+    groups = _groups(paths, None, flags, config_path, no_config)
+    files, count, apis = [], 0, {"unsupported": Counter(), "cpu_fallback": Counter()}
+    results = ((session, result) for session, group in groups
                for result in run([s for s in group if s.kind != "other"], session.book,
                                  Options(write=False, positions=False), jobs or default_jobs(), session.cache))
-    for result in results:
+    for session, result in results:
         count += 1
         if result.edits or result.findings or result.error:
             manual = sum(f.severity != "info" for f in result.findings)
             effort, reason = _effort(manual, result.error)
+            ops = _op_findings(session.book(), result.findings)
+            for status, names in ops.items():
+                apis[status].update(names)
             files.append({"path": result.path, "automatic": len(result.edits), "manual": manual,
                           "advice": len(result.findings) - manual, "effort": effort, "reason": reason,
+                          "unsupported": len(ops["unsupported"]), "cpu_fallback": len(ops["cpu_fallback"]),
                           "error": result.error, "rules": dict(sorted(Counter(
                               [e.rule for e in result.edits] + [f.rule for f in result.findings]).items()))})
     heavy = max((f["effort"] for f in files), key=_EFFORTS.index, default="none")
-    total = {key: sum(f[key] for f in files) for key in ("automatic", "manual", "advice")}
-    total.update(files=count, to_port=len(files), effort=heavy)
+    total = {key: sum(f[key] for f in files) for key in ("automatic", "manual", "advice", "unsupported", "cpu_fallback")}
+    total.update(files=count, to_port=len(files), effort=heavy, torch_npu=_targets(groups),
+                 apis={status: dict(sorted(names.items())) for status, names in apis.items()})
     if fmt == "json":
         click.echo(json.dumps({"version": 1, "tool": "cuda2npu", "files": files, "total": total}, indent=2))
         return
-    rows = [(f["path"], str(f["automatic"]), str(f["manual"]), str(f["advice"]), f["effort"]) for f in files]
-    rows.append((f"total ({count} files, {len(files)} to port)",
-                 *(str(total[k]) for k in ("automatic", "manual", "advice")), heavy))
-    header = ("file", "automatic", "needs a human", "advice", "effort")
+    keys = ("automatic", "manual", "advice", "unsupported", "cpu_fallback")
+    rows = [(f["path"], *(str(f[k]) for k in keys), f["effort"]) for f in files]
+    rows.append((f"total ({count} files, {len(files)} to port)", *(str(total[k]) for k in keys), heavy))
+    header = ("file", "automatic", "needs a human", "advice", "unsupported ops", "CPU fallbacks", "effort")
     if fancy(sys.stdout):
         _table("cuda2npu analyze", header, rows)
     else:
@@ -290,6 +331,18 @@ def analyze(paths, rule_paths, config_path, no_config, jobs, fmt, no_cache, cach
 
 
 _EFFORTS = ("none", "low", "medium", "high")
+_API = re.compile(r"`([\w.]+)`")
+
+
+def _op_findings(book, findings) -> dict[str, list[str]]:
+    """The APIs of a file's op-support findings (the first name a message quotes), by status."""
+    status = {r.id: r.get("status") for r in book if r.kind == "report" and r.get("status")}
+    out: dict[str, list[str]] = {"unsupported": [], "cpu_fallback": []}
+    for finding in findings:
+        kind, name = status.get(finding.rule), _API.search(finding.message)
+        if kind in out and name:
+            out[kind].append(name.group(1))
+    return out
 
 
 def _effort(manual: int, error: str | None) -> tuple[str, str]:
@@ -309,9 +362,19 @@ def _effort(manual: int, error: str | None) -> tuple[str, str]:
 @click.option("--format", "fmt", type=click.Choice(["table", "md"]), default="table",
               help="A table, or the Markdown catalog page (docs/rules.md).")
 @click.option("--coverage", is_flag=True, help="How the rules cover the torch.cuda API of the snapshot.")
-def list_rules(rule_paths, fmt, coverage) -> None:
-    """List the rules: id, kind and what each does."""
-    book = _rulebook(rule_paths)
+@_version_option
+def list_rules(rule_paths, fmt, coverage, torch_npu_version) -> None:
+    """List the rules: id, kind and what each does; with --torch-npu-version, what that release
+    changes against the newest."""
+    book = _rulebook(rule_paths, torch_npu_version)
+    if torch_npu_version and not coverage and fmt == "table":
+        from .versions import newest
+
+        lines = _gated_lines(book)
+        click.echo(f"torch_npu {torch_npu_version} against {newest()}: {len(lines)} rewrite(s) reported instead")
+        for line in lines:
+            click.echo(f"  {line}")
+        return
     if coverage:
         _print_coverage(book)
     elif fmt == "md":
@@ -321,6 +384,20 @@ def list_rules(rule_paths, fmt, coverage) -> None:
     else:
         _table(f"cuda2npu rules (target {book.target})", ("id", "kind", "summary"),
                [(r.id, r.kind, r.summary) for r in sorted(book, key=lambda r: r.id)])
+
+
+def _gated_lines(book, rule_id: str | None = None) -> list[str]:
+    """The rewrites a gated rulebook reports instead, one line each: id, then the message."""
+    from .kinds import fill
+    from .versions import GATED
+
+    lines = []
+    for rule in book:
+        if GATED in rule.tags and rule_id in (None, rule.id):
+            for old, _ in rule.pairs():
+                keyword = next(iter(rule.get("unsupported") or {"": None}))
+                lines.append(f"{rule.id}\t{fill(rule.get('message'), name=old, keyword=keyword)}")
+    return lines
 
 
 def _print_coverage(book) -> None:
@@ -356,7 +433,8 @@ def _table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> 
 @main.command()
 @click.argument("rule_id")
 @_rules_option
-def explain(rule_id, rule_paths) -> None:
+@_version_option
+def explain(rule_id, rule_paths, torch_npu_version) -> None:
     """Explain one rule: what it does, why, and its examples."""
     from .suppress import UNUSED, UNUSED_WHY
 
@@ -380,6 +458,10 @@ def explain(rule_id, rule_paths) -> None:
             click.echo(f"after:\n{_indent(example.after)}")
         else:
             click.echo("after: unchanged" + (f", {example.findings} finding(s)" if example.findings else ""))
+    if torch_npu_version:
+        lines = _gated_lines(_rulebook(rule_paths, torch_npu_version), rule.id)
+        click.echo(f"\nIn torch_npu {torch_npu_version}: " + ("\n" + "\n".join(
+            "  " + line.split("\t", 1)[1] for line in lines) if lines else "as in the newest release"))
 
 
 def _indent(text: str) -> str:

@@ -10,8 +10,9 @@ from typing import Any
 
 
 SEVERITY_LEVELS = ("info", "warning", "error")
+SOCS = ("A2", "A3", "950")  # the chip families of Ascend's op-support pages
 _LISTS = ("select", "ignore", "rules", "exclude", "extend-exclude")
-KEYS = (*_LISTS, "per-file-ignores", "fused-optimizers", "fail-on", "cache-dir")
+KEYS = (*_LISTS, "per-file-ignores", "fused-optimizers", "fail-on", "cache-dir", "torch-npu-version", "soc")
 
 
 class ConfigError(Exception):
@@ -32,6 +33,8 @@ class Config:
     fused_optimizers: bool = True
     fail_on: str | None = None
     cache_dir: Path | None = None  # relative to the pyproject.toml
+    torch_npu_version: str | None = None  # None: the project's pin, else the newest known
+    soc: str | None = None  # the chip family of op-support findings; None: A2
 
 
 def nearest(folder: Path) -> Path | None:
@@ -92,4 +95,12 @@ def load(path: Path | None) -> Config:
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"{where}: 'cache-dir' must be a folder path")
             config.cache_dir = path.parent / value
+        elif key == "torch-npu-version":
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{where}: 'torch-npu-version' must be a release, as \"2.6.0.post5\"")
+            config.torch_npu_version = value
+        elif key == "soc":
+            if not isinstance(value, str) or value.upper() not in SOCS:
+                raise ConfigError(f"{where}: 'soc' must be one of {', '.join(SOCS)}")
+            config.soc = value.upper()
     return config

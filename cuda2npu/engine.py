@@ -62,7 +62,7 @@ class Engine:
         if tree is not None:  # else syntax newer than this Python: LibCST alone, without the analyses
             _refuse_long_chains(source, tree)
             imports: list = []
-            wanted = splice.wanted_lines(source, tree, self.index.site_trigger, imports)
+            wanted = splice.wanted_lines(source, tree, self.index.site_pattern(source), imports)
             _refuse_huge_statements(source, tree, wanted)
             judgement = judge(source, tree, self.index, project, wanted, imports)
             plan = splice.plan(source, tree, wanted) if self.splice else None
@@ -94,6 +94,9 @@ class Engine:
         if suppressed:  # run again without the suppressed and vetoed edits
             migrator = Migrator(self.index, migrator.bindings, text, suppressed)
             new = module.visit(migrator)
+            unseen = [s.node for s in migrator.sites if id(s.node) not in lines]
+            if unseen and not isinstance(lines, collections.defaultdict):  # a report an edit had hidden
+                lines.update(_positions(module, unseen, plan))
         sites = _required(s for s in migrator.sites if not suppressions.covers(lines[id(s.node)][0], s.rule.id))
         added, code = [], source  # findings alone leave the source as it is
         if any(s.severity is None for s in sites):
@@ -395,4 +398,6 @@ def _check_parses(code: str, source: str, sites: list[Site]) -> None:
 
 def migrate_source(source: str, book: RuleBook | None = None) -> Migration:
     """Migrate one source text with ``book`` (the built-in rules by default)."""
-    return Engine(book or load_rulebook()).migrate(source)
+    from .versions import for_release
+
+    return Engine(book or for_release(load_rulebook())).migrate(source)

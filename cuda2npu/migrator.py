@@ -59,6 +59,7 @@ class Migrator(cst.CSTTransformer):
         self.call = CallKind(self)
         self.argument = ArgumentKind(self)
         self.string = StringKind(self)
+        self._once: set[tuple[str, str]] = set()  # the findings of rules with `once` made so far
 
     @property
     def anchor(self) -> Anchor | None:
@@ -77,6 +78,10 @@ class Migrator(cst.CSTTransformer):
         return True
 
     def finding(self, node: cst.CSTNode, rule: Rule, message: str) -> None:
+        if rule.get("once"):  # the first use of each name in the file only
+            if (rule.id, message) in self._once:
+                return
+            self._once.add((rule.id, message))
         self.sites.append(Site(node, rule, message, rule.severity))
 
     def write(self, full: str) -> cst.BaseExpression:

@@ -12,11 +12,14 @@ def triggers(rule: Rule, *, dependent: bool = False) -> set[str]:
 
     Every part of a dotted name is spelled somewhere in a file that uses it (in an import or an
     attribute chain), so the last part of ``match`` will do; string rules match their whole value.
-    Import rules and rules that ``require`` others act only alongside other edits, and text rules
-    on other files: they have none, unless ``dependent`` asks for the words of the latter too
+    Import rules and rules that ``require`` others act only alongside other edits, text rules
+    on other files, and support rules only once expanded into reports: they have none. Reports
+    that act where a file spells every part of a name have words only for whole files, and none
+    if ``parsed_only`` (:meth:`RuleIndex.site_pattern` finds their statements); unless ``dependent`` asks for the words of the latter too
     (to find every statement a rule may act on, once a file is being parsed).
     """
-    if rule.kind in ("import", "text") or (rule.get("requires") and not dependent):
+    if rule.kind in ("import", "text", "support") or (rule.get("spelled") and (dependent or rule.get("parsed_only"))) \
+            or (rule.get("requires") and not dependent):
         return set()  # they act only alongside other rules' edits, or on other files
     if rule.get("trigger") or rule.kind == "context":  # a context rule acts only alongside others, or
         return set(rule.get("trigger") or ())          # on the words of its own trigger
@@ -26,10 +29,10 @@ def triggers(rule: Rule, *, dependent: bool = False) -> set[str]:
     return {name.split(".")[-1] for name in (match if isinstance(match, list) else [match])}
 
 
-def trigger_pattern(book: RuleBook, *, dependent: bool = False) -> re.Pattern[str] | None:
-    """One regular expression finding any trigger word of the book as a whole word (None: no
-    rules); the words of string rules with ``ignore_case`` in any case."""
-    words = {w for rule in book for w in triggers(rule, dependent=dependent)}
+def trigger_pattern(book: RuleBook, *, dependent: bool = False, extra=()) -> re.Pattern[str] | None:
+    """One regular expression finding any trigger word of the book (or of ``extra``) as a whole
+    word (None: no rules); the words of string rules with ``ignore_case`` in any case."""
+    words = {w for rule in book for w in triggers(rule, dependent=dependent)} | set(extra)
     folded = sorted({w.lower() for rule in book if rule.kind == "string" and rule.get("ignore_case")
                      for w in triggers(rule, dependent=dependent)})
     if not words:

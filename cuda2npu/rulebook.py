@@ -31,7 +31,7 @@ _COMMON_REQUIRED = ("id", "kind", "summary")
 _COMMON_OPTIONAL = ("why", "severity", "examples", "trigger", "tags", "requires")
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rename": (("match", "replace"), ("members", "message", "module", "importable", "exact")),
-    "report": (("match", "message"), ("members",)),
+    "report": (("match", "message"), ("members", "once")),
     "attribute": (("match",), ("replace", "call", "keywords", "message", "max_positional", "accepts", "not_on")),
     "string": (("match",), ("replace", "device", "prefix", "ignore_case", "message")),
     "call": (("match", "replace"), ("drop", "unsupported", "defaults", "max_positional", "message")),
@@ -39,9 +39,10 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "import": (("module", "after"), ()),
     "text": (("files", "match"), ("replace", "message")),
     "context": (("check", "message"), CONTEXT_FIELDS),
+    "support": (("status", "message"), ()),  # expanded into reports by opsupport.expand
 }
 DEFAULT_SEVERITY = {"report": "warning", "call": "warning", "argument": "warning", "rename": "info",
-                    "context": "warning"}
+                    "context": "warning", "support": "warning"}
 
 
 class RuleError(Exception):

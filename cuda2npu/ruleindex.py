@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from .prefilter import trigger_pattern
 from .rulebook import Rule, RuleBook
@@ -11,6 +12,7 @@ from .symbols import PrefixIndex
 # Index forms a device string may carry after "<device>:": a number, a %-placeholder, a {field}.
 _DEVICE_SUFFIX = r"(?::(?:\d+|%[dis]|\{[^{}]*\})?)?"
 WORD_CHAR = re.compile(r"\w")
+_WORD = re.compile(r"\w+")
 _ALNUM = re.compile(r"[A-Za-z0-9]")
 _IMPORT_PREFIX = re.compile(r"[ \t]*(?:from|import(?:[ \t]+[\w.]+(?:[ \t]+as[ \t]+\w+)?[ \t]*,)*)[ \t]+")
 
@@ -91,10 +93,26 @@ class RuleIndex:
         self._cuda_only_words = tuple(sorted({w for r in book if "cuda-only" in r.tags for w in r.get("trigger") or ()}))
         self.trigger = trigger_pattern(book)  # does a file need parsing at all
         self.site_trigger = trigger_pattern(book, dependent=True)  # may a statement hold a site
+        # Names of reports that act only in files spelling every part of them (op support): the
+        # last part, with the other parts (but the root) the file must hold as words too.
+        self._spelled = sorted({(name.split(".")[-1], frozenset(name.split(".")[1:-1]))
+                                for r in book if r.get("spelled") for name, _ in r.pairs()}, key=str)
         # Code that mentions the target, or a value a string rule writes ("npu", "hccl", ...),
         # already handles the target.
         self.target_words = {book.target} | {r.get("replace") for r in book.of_kind("string") if r.get("replace")}
         self.aware = word_pattern(self.target_words)
+
+    def site_pattern(self, source: str) -> re.Pattern[str] | None:
+        """:attr:`site_trigger`, with the names of ``spelled`` reports whose parts ``source`` holds."""
+        if not self._spelled:
+            return self.site_trigger
+        words = set(_WORD.findall(source))
+        return self._site_pattern(frozenset(last for last, parts in self._spelled
+                                            if last in words and parts <= words))
+
+    @lru_cache(maxsize=64)
+    def _site_pattern(self, extra: frozenset[str]) -> re.Pattern[str] | None:
+        return trigger_pattern(self.book, dependent=True, extra=extra) if extra else self.site_trigger
 
     def target_offsets(self, text: str):
         """Where ``text`` names the target ("npu", "hccl", ...) as a word, in any case (as :attr:`aware`)."""

@@ -20,12 +20,18 @@ _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # The placeholders each kind fills in its ``message`` (a rename's message is shown as written).
 PLACEHOLDERS = {"report": ("name",), "attribute": ("name",), "string": ("name",),
-                "call": ("name", "replace", "reason"), "argument": ("name", "keyword")}
+                "call": ("name", "replace", "reason"), "argument": ("name", "keyword"),
+                "support": ("name", "soc", "torch", "page")}
+STATUSES = ("unsupported", "cpu_fallback", "cpu_only")  # the lists of data/op_support.json
 
 def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
     """Refuse the kind-specific fields of a rule that cannot work; ``fail(field, message)`` makes the error."""
     if kind == "context":
         return validate_context(spec, fail)
+    if kind == "support" and spec["status"] not in STATUSES:
+        raise fail("status", f"must be one of {', '.join(STATUSES)}, got {spec['status']!r}")
+    if "once" in spec and not isinstance(spec["once"], bool):
+        raise fail("once", "must be true or false")
     dotted = ("match", "replace", "module", "after") if kind not in ("attribute", "string", "text") else ()
     for name in dotted:
         value = spec.get(name)

@@ -39,6 +39,9 @@ class Flags:
     positions: bool = False  # exact positions for every edit (a report needs them)
     no_cache: bool = False
     cache_dir: str | None = None
+    torch_npu_version: str | None = None
+    soc: str | None = None
+    ops_everywhere: bool = False  # op support in every file naming an API, not only those parsed anyway
 
 
 def rulebook(rule_paths, select=(), ignore=(), *, fused_optimizers: bool = True) -> "RuleBook":
@@ -58,9 +61,20 @@ class Session:
     """One configuration with the flags applied: its rulebook (loaded when first needed), the text
     rules' file patterns, its excludes, per-file ignores and cache."""
 
-    def __init__(self, config: Config, flags: Flags):
+    def __init__(self, config: Config, flags: Flags, project: Path | None = None):
+        from .pins import choose
+        from .versions import VersionError
+
         self.config = config
         self.fail_on = flags.fail_on or config.fail_on
+        configured = (config.torch_npu_version, config.path) if config.torch_npu_version else None
+        try:  # the release the rules are gated to, and why
+            self.torch_npu = choose(flags.torch_npu_version, configured,
+                                    config.path.parent if config.path else project)
+        except VersionError as exc:
+            raise SettingsError(str(exc)) from None
+        self.soc = (flags.soc or config.soc or "A2").upper()
+        self._everywhere = flags.ops_everywhere
         self._rules = ((*config.rules, *flags.rule_paths), flags.select or tuple(config.select),
                        (*config.ignore, *flags.ignore))
         self._book: RuleBook | None = None
@@ -89,6 +103,8 @@ class Session:
                 ("fail-on", self.fail_on or "(none)"), ("exclude", ", ".join(excludes)),
                 ("per-file-ignores", "; ".join(f"{k}: {', '.join(v)}" for k, v in config.per_file_ignores.items())
                  or "(none)"),
+                ("torch-npu-version", f"{self.torch_npu.release.version} ({self.torch_npu.why})"),
+                ("soc", self.soc),
                 ("cache", str(self.cache.path) if self.cache is not None else "(off)")]
 
     def book(self) -> "RuleBook":
@@ -96,13 +112,14 @@ class Session:
             rule_paths, select, ignore = self._rules
             book = rulebook(rule_paths, select, ignore, fused_optimizers=self.config.fused_optimizers)
             from .rulebook import RuleError
+            from .versions import for_release
 
             for ids in self.config.per_file_ignores.values():
                 try:
                     book.select(ignore=codes(tuple(ids)))
                 except RuleError as exc:
                     raise SettingsError(f"{self.config.path}: [tool.cuda2npu] per-file-ignores: {exc}") from None
-            self._book = book
+            self._book = for_release(book, self.torch_npu.release, self.soc, self._everywhere)
         return self._book
 
     def ignores(self, path: Path) -> tuple[str, ...]:
@@ -132,7 +149,9 @@ class Session:
         except FileNotFoundError:
             return None  # the rulebook's load says why
         settings = {"select": codes(select), "ignore": codes(ignore), "fused": self.config.fused_optimizers,
-                    "per-file-ignores": self.config.per_file_ignores, "positions": flags.positions}
+                    "per-file-ignores": self.config.per_file_ignores, "positions": flags.positions,
+                    "torch-npu": self.torch_npu.release.version, "soc": self.soc,
+                    "ops-everywhere": flags.ops_everywhere}
         key = fingerprint(files, settings)
         return Cache(folder, key) if key else None
 
@@ -141,8 +160,10 @@ class Sessions:
     """The session of every path: of the configuration given (``--config``, ``--no-config``), else
     of the nearest pyproject.toml with a ``[tool.cuda2npu]`` table above it."""
 
-    def __init__(self, flags: Flags, config_path: str | None = None, no_config: bool = False):
+    def __init__(self, flags: Flags, config_path: str | None = None, no_config: bool = False,
+                 project: Path | None = None):
         self.flags = flags
+        self.project = project  # where a project without configuration declares its torch-npu pin
         self._fixed = None
         self._by_config: dict[Path | None, Session] = {}
         self._by_folder: dict[str, Session] = {}
@@ -182,5 +203,5 @@ class Sessions:
                 config = load(config_path)
             except ConfigError as exc:
                 raise SettingsError(str(exc)) from None
-            self._by_config[config_path] = Session(config, self.flags)
+            self._by_config[config_path] = Session(config, self.flags, self.project)
         return self._by_config[config_path]

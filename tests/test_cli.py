@@ -108,6 +108,7 @@ def test_in_place_exits_0_and_prints_nothing_on_stdout(cli, project):
         "cuda2npu: 2 files scanned: 1 changed, 1 unchanged, 0 failed",
         "cuda2npu: edits: 4 (NPU001 1, NPU101 1, NPU102 1, NPU201 1)",
         "cuda2npu: findings: 0",
+        "cuda2npu: for torch_npu 2.14.0 (the newest known release; no torch-npu pin found)",
     ]
 
 

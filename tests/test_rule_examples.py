@@ -6,6 +6,7 @@ import pytest
 
 from cuda2npu.engine import Engine
 from cuda2npu.rulebook import RuleBook, load_rulebook
+from cuda2npu.versions import for_release
 
 BOOK = load_rulebook()
 CASES = [pytest.param(rule, n, example, id=f"{rule.id}-{n}")
@@ -34,7 +35,7 @@ def test_example(rule, n, example):
     # Import and context rules act only alongside rules that edit: their examples run with the whole book;
     # a rule that requires others runs with them.
     required = [r for r in BOOK if any(r.id.startswith(p) for p in rule.get("requires", []))]
-    engine = Engine(BOOK if rule.kind in ("import", "context") else RuleBook((rule, *required), BOOK.target))
+    engine = Engine(BOOK if rule.kind in ("import", "context") else for_release(RuleBook((rule, *required), BOOK.target), everywhere=True))
     result = engine.migrate(example.before)
     assert result.code == example.after
     assert len([f for f in result.findings if f.rule == rule.id]) == example.findings

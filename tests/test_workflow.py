@@ -114,7 +114,9 @@ def test_show_settings_names_the_configuration_of_a_path(cli, project):
                          "  rules: (built-in)", "  select: (all)", "  ignore: NPU3, NPU722",
                          "  fused-optimizers: true", "  fail-on: warning"]
     assert lines[7].endswith(", .ipynb_checkpoints, vendor") and lines[8] == "  per-file-ignores: (none)"
-    assert lines[9].startswith("  cache: ") and lines[9].endswith(".json")
+    assert lines[9] == "  torch-npu-version: 2.14.0 (the newest known release; no torch-npu pin found)"
+    assert lines[10] == "  soc: A2"
+    assert lines[11].startswith("  cache: ") and lines[11].endswith(".json")
     assert (project / "src" / "train.py").read_text() == CUDA  # nothing run, nothing written
 
 
@@ -221,9 +223,9 @@ def test_analyze_estimates_without_writing(cli, project):
     result = cli("analyze", "--no-config", "src")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
-        "file\tautomatic\tneeds a human\tadvice\teffort",
-        "src/train.py\t3\t1\t0\tlow",
-        "total (2 files, 1 to port)\t3\t1\t0\tlow",
+        "file\tautomatic\tneeds a human\tadvice\tunsupported ops\tCPU fallbacks\teffort",
+        "src/train.py\t3\t1\t0\t0\t0\tlow",
+        "total (2 files, 1 to port)\t3\t1\t0\t0\t0\tlow",
     ]
     assert (project / "src" / "train.py").read_text() == CUDA
     (project / "src" / "bad.py").write_text("import torch\nx = t.cuda(\n")
@@ -231,12 +233,15 @@ def test_analyze_estimates_without_writing(cli, project):
     assert report["files"] == [
         {"path": "src/bad.py", "automatic": 0, "manual": 0, "advice": 0, "effort": "high",
          "reason": "cannot be migrated as it is: syntax error: '(' was never closed", "rules": {},
-         "error": "syntax error: '(' was never closed"},
+         "unsupported": 0, "cpu_fallback": 0, "error": "syntax error: '(' was never closed"},
         {"path": "src/train.py", "automatic": 3, "manual": 1, "advice": 0, "effort": "low",
          "reason": "1 finding needs a human (1 or 2)", "rules": {"NPU001": 1, "NPU102": 1, "NPU291": 1, "NPU301": 1},
-         "error": None},
+         "unsupported": 0, "cpu_fallback": 0, "error": None},
     ]
-    assert report["total"] == {"automatic": 3, "manual": 1, "advice": 0, "files": 3, "to_port": 2, "effort": "high"}
+    assert report["total"] == {"automatic": 3, "manual": 1, "advice": 0, "unsupported": 0, "cpu_fallback": 0,
+                               "files": 3, "to_port": 2, "effort": "high",
+                               "torch_npu": ["2.14.0 (the newest known release; no torch-npu pin found)"],
+                               "apis": {"unsupported": {}, "cpu_fallback": {}}}
 
 
 def test_color_option_and_force_color(cli, project, monkeypatch):

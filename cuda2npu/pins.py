@@ -1,0 +1,97 @@
+"""The torch_npu release a project declares: its pin in requirements, pyproject.toml, setup.cfg,
+setup.py or a conda environment file, matched to a known release (as ruff reads
+``requires-python``: the oldest release the requirement admits, so the port runs on each).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import versions
+
+# Where a project declares its dependencies, in the order they are read.
+FILES = ("pyproject.toml", "setup.cfg", "setup.py", "requirements*.txt", "requirements/*.txt",
+         "environment.yml", "environment.yaml")
+_NAME = re.compile(r"torch[-_.]npu", re.I)
+# A requirement on torch-npu inside any text: the name, then its specifiers up to a quote or the line's end.
+_REQUIREMENT = re.compile(r"(?<![\w.-])torch[-_.]npu\s*(?:\[[^\]]*\])?\s*((?:[=!<>~]=?=?\s*[\w.*+!-]+\s*,?\s*)+)", re.I)
+_MAX_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The release rules are gated to, and why it was chosen (said once in the summary)."""
+
+    release: versions.Release
+    why: str
+
+
+def choose(explicit: str | None, configured: tuple[str, Path] | None, folder: Path | None) -> Choice:
+    """``--torch-npu-version``, else ``torch-npu-version`` in the configuration, else the pin found
+    in ``folder`` or the nearest folder above it that declares dependencies, else the newest."""
+    if explicit:
+        return Choice(versions.release(explicit), "--torch-npu-version")
+    if configured:
+        value, path = configured
+        return Choice(versions.release(value, f"{path}: [tool.cuda2npu] torch-npu-version"), f"{path}")
+    found = find_pin(folder) if folder is not None else None
+    if found is None:
+        return Choice(versions.Release(versions.newest()), "the newest known release; no torch-npu pin found")
+    where, spec = found
+    return Choice(matching(spec, where), f"torch-npu{spec} in {where}")
+
+
+def find_pin(folder: Path) -> tuple[str, str] | None:
+    """``(path:line, specifiers)`` of the first torch-npu requirement in the project at ``folder``:
+    the folder itself or the nearest one above it holding a dependency file (not past a ``.git``)."""
+    for here in (folder, *folder.parents):
+        candidates = [p for pattern in FILES for p in sorted(here.glob(pattern)) if p.is_file()]
+        for path in candidates:
+            found = _pin_in(path)
+            if found:
+                return found
+        if candidates or (here / ".git").exists():
+            return None
+    return None
+
+
+def _pin_in(path: Path) -> tuple[str, str] | None:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(_MAX_BYTES)
+    except OSError:
+        return None
+    text = data.decode("utf-8", "replace")
+    if not _NAME.search(text):
+        return None
+    for number, line in enumerate(text.splitlines(), 1):
+        code = line.split("#", 1)[0] if not path.name.endswith((".toml", ".py")) else line
+        for match in _REQUIREMENT.finditer(code):
+            return f"{path}:{number}", re.sub(r"\s+", "", match.group(1)).rstrip(",")
+    return None
+
+
+def matching(spec: str, where: str) -> versions.Release:
+    """The oldest known release ``spec`` admits; for ``==X`` of a build not known, the newest known
+    build of X's line. Nothing admitted is an error naming ``where``."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import Version
+
+    try:
+        specifiers = SpecifierSet(spec)
+    except InvalidSpecifier:
+        raise versions.VersionError(f"{where}: cannot read the requirement torch-npu{spec}") from None
+    admitted = [v for v in versions.known() if specifiers.contains(v, prereleases=True)]
+    if admitted:
+        return versions.Release(admitted[0])
+    exact = re.fullmatch(r"===?([\w.]+?)(?:\+\w+)?", spec)
+    if exact:
+        line = Version(exact.group(1).rstrip(".*")).release[:3]
+        same = [v for v in versions.known() if Version(v).release[:3] == line]
+        if same:
+            return versions.Release(same[-1])
+    raise versions.VersionError(f"{where}: torch-npu{spec} admits no known release (known: "
+                                f"{', '.join(versions.known())}); pass --torch-npu-version, or add the "
+                                "release with scripts/sync_versions.py (see docs/api-snapshot.md)")
