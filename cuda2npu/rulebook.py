@@ -37,7 +37,7 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "call": (("match", "replace"), ("drop", "unsupported", "defaults", "max_positional", "message")),
     "argument": (("match",), ("members", "rename", "unsupported", "message")),
     "import": (("module", "after"), ()),
-    "text": (("files", "match"), ("replace", "message")),
+    "text": (("files", "match"), ("replace", "message", "unless")),
     "context": (("check", "message"), CONTEXT_FIELDS),
     "support": (("status", "message"), ()),  # expanded into reports by opsupport.expand
 }

@@ -71,6 +71,13 @@ def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
             pattern = regex.compile(spec["match"])
         except regex.error as exc:
             raise fail("match", f"invalid regular expression: {exc}") from None
+        if "unless" in spec:
+            try:
+                regex.compile(spec["unless"]) if isinstance(spec["unless"], str) else None
+            except regex.error as exc:
+                raise fail("unless", f"invalid regular expression: {exc}") from None
+            if not isinstance(spec["unless"], str):
+                raise fail("unless", "must be a regular expression")
         if "replace" not in spec and "message" not in spec:
             raise fail("message", "a text rule without 'replace' reports: it needs a message")
         _check_text_templates(spec, pattern, fail)

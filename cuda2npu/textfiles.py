@@ -23,13 +23,15 @@ class TextRules:
 
     def __init__(self, book: RuleBook):
         self.rules = [(rule, regex.compile(rule.get("match"))) for rule in book.of_kind("text")]
+        self._unless = {rule.id: regex.compile(rule.get("unless")) for rule in book.of_kind("text") if rule.get("unless")}
 
     def applies(self, name: str) -> bool:
         return any(_matches(rule, name) for rule, _ in self.rules)
 
     def migrate(self, text: str, name: str) -> Migration:
         """Apply the rules whose ``files`` patterns match the file ``name``."""
-        rules = [(rule, rx) for rule, rx in self.rules if _matches(rule, name)]
+        rules = [(rule, rx) for rule, rx in self.rules if _matches(rule, name)
+                 and not (rule.id in self._unless and self._unless[rule.id].search(text, timeout=TIME_BOUND))]
         out, edits, findings = [], [], []
         for number, line in enumerate(text.splitlines(keepends=True), 1):
             if not line.lstrip().startswith("#"):
