@@ -13,6 +13,8 @@ from the newest snapshot (``cuda2npu/data/api_snapshot.json``), so it stays smal
 - ``autoload``: whether ``import torch`` loads it (a ``torch.backends`` entry point);
 - ``compile_backends``: its ``torch_dynamo_backends`` entry points.
 
+It also rewrites the per-release table of ``docs/api-snapshot.md``.
+
 Run ``python scripts/sync_versions.py --help`` for options.
 """
 
@@ -37,6 +39,31 @@ RELEASES = [
 ]
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"]
 DEFAULT_OUTPUT = sync_api.REPO_ROOT / "cuda2npu" / "data" / "versions.json"
+DOC = sync_api.REPO_ROOT / "docs" / "api-snapshot.md"
+MARKERS = ("<!-- per-release table: scripts/sync_versions.py -->", "<!-- end of the per-release table -->")
+GATED = ("torch.npu", "torch.npu.amp", "torch.npu.mstx", "torch_npu.optim")  # what rules rewrite to
+
+
+def table(data: dict) -> str:
+    """The Markdown table of docs/api-snapshot.md: per release, its build and what it lacks."""
+    from packaging.version import Version
+
+    rows = ["| torch_npu | torch | built | autoload | `torch.compile` backends | lacks (of torch.npu, its amp and mstx, torch_npu.optim) | keywords it lacks |",
+            "|---|---|---|---|---|---|---|"]
+    for version in sorted(data["versions"], key=Version):
+        facts = data["versions"][version]
+        lacks = [f"`{m}.{n}`" for m in GATED for n in facts.get("missing", {}).get(m, [])]
+        params = [f"`{q}({p}=)`" for q, ps in sorted(facts.get("params_missing", {}).items()) for p in ps]
+        rows.append(f"| {version} | {facts['torch']} | {facts['built']} | {'yes' if facts['autoload'] else 'no'} | "
+                    f"{', '.join(facts['compile_backends']) or '-'} | {', '.join(lacks) or '-'} | "
+                    f"{', '.join(params) or '-'} |")
+    return "\n".join(rows) + "\n"
+
+
+def write_table(data: dict) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    start, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])
+    DOC.write_text(text[:start] + "\n" + table(data) + text[end:], encoding="utf-8")
 
 
 def download(version: str, cache: Path) -> Path:
@@ -132,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                  f"{snapshot['wheels']['torch_npu']}: run scripts/sync_api.py first")
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
     args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output} ({len(text.encode()) // 1024} KiB)")
+    write_table(data)
+    print(f"wrote {args.output} ({len(text.encode()) // 1024} KiB) and the table of {DOC.name}")
     for version, facts in data["versions"].items():
         missing = sum(len(v) for v in facts.get("missing", {}).values())
         print(f"  {version:14s} torch {facts['torch']:8s} built {facts['built']}  "

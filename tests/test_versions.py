@@ -190,3 +190,14 @@ def test_the_release_and_chip_are_part_of_the_cache_key(tmp_path, cli):
     assert "is left" not in cli("migrate", "--check", "--no-config", str(tmp_path)).stderr
     again = cli("migrate", "--check", "--no-config", "--torch-npu-version", "2.4.0.post4", str(tmp_path))
     assert "`torch.cuda.ipc_collect` is left" in again.stderr
+
+
+def test_the_per_release_table_of_the_docs_is_current():
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "sync_versions.py"
+    spec = importlib.util.spec_from_file_location("sync_versions", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    data = json.loads(versions.DATA.read_text(encoding="utf-8"))
+    assert module.table(data) in module.DOC.read_text(encoding="utf-8"), "run: python scripts/sync_versions.py"
