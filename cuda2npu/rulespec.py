@@ -22,7 +22,9 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PLACEHOLDERS = {"report": ("name",), "attribute": ("name",), "string": ("name",),
                 "call": ("name", "replace", "reason"), "argument": ("name", "keyword"),
                 "support": ("name", "soc", "torch", "page")}
-STATUSES = ("unsupported", "cpu_fallback", "cpu_only")  # the lists of data/op_support.json
+STATUSES = ("unsupported", "cpu_fallback", "cpu_only")
+# Facts of the torch_npu release a run is for, which any message may use (versions.for_release).
+RELEASE_PLACEHOLDERS = ("torch_npu", "compile_backends")  # the lists of data/op_support.json
 
 def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
     """Refuse the kind-specific fields of a rule that cannot work; ``fail(field, message)`` makes the error."""
@@ -91,7 +93,7 @@ def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
         if name in spec and not isinstance(spec[name], str):
             raise fail(name, "must be text")
     if kind in PLACEHOLDERS and isinstance(spec.get("message"), str):
-        _check_placeholders(spec["message"], PLACEHOLDERS[kind], fail)
+        _check_placeholders(spec["message"], PLACEHOLDERS[kind] + RELEASE_PLACEHOLDERS, fail)
     if "members" in spec:
         _check_members(spec["members"], has_replace=kind == "rename", fail=fail)
     if "drop" in spec and not _is_ident_list(spec["drop"]):

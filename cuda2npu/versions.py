@@ -109,7 +109,21 @@ def for_release(book: RuleBook, at: Release | None = None, soc: str | None = Non
     from .opsupport import DEFAULT_SOC, expand
 
     at = at or Release(newest())
-    return expand(gate(book, at), at, soc or DEFAULT_SOC, everywhere)
+    return _filled(expand(gate(book, at), at, soc or DEFAULT_SOC, everywhere), at)
+
+
+def _filled(book: RuleBook, at: Release) -> RuleBook:
+    """Messages with the release's facts: ``{torch_npu}``, ``{compile_backends}``."""
+    facts = {"{torch_npu}": at.version, "{compile_backends}": ", ".join(at.facts["compile_backends"]) or "none"}
+    out = []
+    for rule in book:
+        message = rule.get("message")
+        if isinstance(message, str) and any(key in message for key in facts):
+            for key, value in facts.items():
+                message = message.replace(key, value)
+            rule = dataclasses.replace(rule, spec={**rule.spec, "message": message})
+        out.append(rule)
+    return dataclasses.replace(book, rules=tuple(out))
 
 
 def gate(book: RuleBook, at: Release) -> RuleBook:

@@ -22,6 +22,11 @@ class Kind:
         self.m = migrator
 
 
+class _Kept(dict):
+    def __missing__(self, key: str) -> str:  # a release fact of a book not made for one release
+        return "{%s}" % key
+
+
 def fill(template: str, **values: str) -> str:
-    """A rule's message template with its placeholders filled in."""
-    return template.format_map(values) if template else ""
+    """A rule's message template with its placeholders filled in (any other left as written)."""
+    return template.format_map(_Kept(values)) if template else ""
