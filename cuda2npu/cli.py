@@ -95,8 +95,11 @@ def main() -> None:
 @click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rule ids or id prefixes (comma-separated).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write a report here ('-': stdout).")
-@click.option("--report-format", type=click.Choice(["json", "sarif", "csv", "markdown"]),
+@click.option("--report-format", type=click.Choice(["json", "sarif", "csv", "markdown", "github", "gitlab"]),
               help="Report format (default: from the extension .json/.sarif/.csv/.md, else json).")
+@click.option("--output-format", type=click.Choice(["text", "json", "sarif", "github", "gitlab"]), default="text",
+              help="text: messages on stderr only (default); else also the findings on stdout in this "
+                   "format (github: workflow annotations, gitlab: code quality).")
 @click.option("--fail-on", type=click.Choice(["info", "warning", "error"]),
               help="Exit 1 when a finding of this severity or higher remains.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True),
@@ -109,13 +112,16 @@ def main() -> None:
 @click.option("--show-settings", is_flag=True, help="Print the settings the first path is migrated with, and exit.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when files would change, fail or reach --fail-on.")
 @click.option("--statistics", is_flag=True, help="After the summary, count the edits and findings per rule.")
+@click.option("--stdin-filename", metavar="PATH",
+              help="With PATHS '-': the file standard input stands for (its configuration, kind and messages).")
 @_version_option
 @_soc_option
 @_cache_options
-def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path, report_format, fail_on,
-            config_path, no_config, jobs, quiet, color, show_settings, exit_zero, statistics, torch_npu_version,
-            soc, no_cache, cache_dir) -> None:
-    """Migrate PATHS (files or folders) in place, or show what would change.
+def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path, report_format, output_format, fail_on,
+            config_path, no_config, jobs, quiet, color, show_settings, exit_zero, statistics, stdin_filename,
+            torch_npu_version, soc, no_cache, cache_dir) -> None:
+    """Migrate PATHS (files or folders) in place, or show what would change. PATHS '-' reads
+    standard input and prints the migrated text (with --diff the diff, with --check nothing).
 
     Exit status: 0 when done (or nothing to change), 1 when --check/--diff found files that would
     change, any file could not be parsed, decoded or written, or a finding reached --fail-on
@@ -128,6 +134,11 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
 
     if out_dir and (diff or check):
         _fail("--out-dir writes files; it cannot be combined with --diff or --check")
+    if output_format != "text":
+        if report_path or diff:
+            _fail(f"--output-format {output_format} writes on stdout: use --report FILE --report-format "
+                  f"{output_format} beside --diff or another report")
+        report_path, report_format = "-", output_format
     if report_path == "-" and diff:
         _fail("--report - writes the report on stdout, where --diff writes the diff; write one to a file")
     if report_path and report_path != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(report_path))):
@@ -135,12 +146,21 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     flags = Flags(rule_paths, select, ignore, fail_on, positions=bool(report_path), no_cache=no_cache,
                   cache_dir=cache_dir, torch_npu_version=torch_npu_version, soc=soc)
     if show_settings:
-        _show_settings(paths[0], flags, config_path, no_config)
+        _show_settings(stdin_filename or "." if paths == ("-",) else paths[0], flags, config_path, no_config)
         return
-    groups = _groups(paths, out_dir, flags, config_path, no_config)
     mode = "check" if check else "diff" if diff else "write"
     console = Console(quiet=quiet, color=color)
     summary, entries = Summary(), []
+    if "-" in paths:
+        if paths != ("-",) or out_dir or report_path == "-":
+            _fail("'-' (standard input) is the only path, without --out-dir or --report -")
+        session, result = _stdin(stdin_filename, flags, config_path, no_config, mode, bool(report_path))
+        groups = [(session, [])]
+        summary.add(result, fail_on=session.fail_on)
+        console.file(result, check=mode != "write", fail_on=session.fail_on)
+        entries.append(file_entry(result))
+    else:
+        groups = _groups(paths, out_dir, flags, config_path, no_config)
     options = Options(write=mode == "write", diff=diff, positions=bool(report_path))
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -189,6 +209,21 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     if summary.internal and not exit_zero:
         sys.exit(INTERNAL_ERROR)
     sys.exit(1 if (summary.failed or would_change or summary.failing) and not exit_zero else 0)
+
+
+def _stdin(filename, flags, config_path, no_config, mode, positions):
+    """``migrate -``: standard input migrated and printed (see stdin.py)."""
+    from .sessions import Sessions, SettingsError
+    from .stdin import migrate_stdin
+
+    try:
+        sessions = Sessions(flags, config_path, no_config, _project([filename or "."]))
+        session, result, out = migrate_stdin(filename, sessions, mode, positions)
+    except SettingsError as exc:
+        _fail(str(exc))
+    sys.stdout.buffer.write(out)
+    sys.stdout.buffer.flush()
+    return session, result
 
 
 def _targets(groups) -> list[str]:

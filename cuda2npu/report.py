@@ -69,7 +69,7 @@ def file_entry(result: FileResult) -> dict:
     }
 
 
-FORMATS = ("json", "sarif", "csv", "markdown")
+FORMATS = ("json", "sarif", "csv", "markdown", "github", "gitlab")
 _BY_SUFFIX = {".json": "json", ".sarif": "sarif", ".csv": "csv", ".md": "markdown", ".markdown": "markdown"}
 _SARIF_LEVEL = {"info": "note", "warning": "warning", "error": "error"}
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -82,7 +82,8 @@ def format_for(path: str, given: str | None) -> str:
 
 def render(fmt: str, entries: list[dict], summary: Summary, mode: str, book: RuleBook) -> str:
     """A report in one of :data:`FORMATS`."""
-    return {"json": _json, "sarif": _sarif, "csv": _csv, "markdown": _markdown}[fmt](entries, summary, mode, book)
+    return {"json": _json, "sarif": _sarif, "csv": _csv, "markdown": _markdown, "github": _github,
+            "gitlab": _gitlab}[fmt](entries, summary, mode, book)
 
 
 def _json(entries: list[dict], summary: Summary, mode: str, book: RuleBook) -> str:
@@ -203,3 +204,55 @@ def _markdown(entries: list[dict], summary: Summary, mode: str, book: RuleBook) 
         lines += [f"- `{path}:{f['line']}:{f['col']}` {f['severity']} `{f['rule']}`: {f['message']}"
                   for path, f in needs]
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _pending(entry: dict, mode: str) -> str | None:
+    """What a dry run says of a file that would change."""
+    if mode == "write" or not entry["changed"]:
+        return None
+    count = len(entry["edits"])
+    return f"would be migrated: {count} edit{'s' * (count != 1)} (run cuda2npu migrate, or apply its --diff)"
+
+
+def _github(entries: list[dict], summary: Summary, mode: str, book: RuleBook) -> str:
+    """GitHub Actions workflow commands: an annotation per finding, failed file and file to migrate."""
+    def escape(text: str, prop: bool = False) -> str:
+        text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+    lines = []
+    for entry in entries:
+        path = escape(entry["path"], True)
+        if entry["error"]:
+            line = f",line={entry['error']['line']}" if entry["error"]["line"] else ""
+            lines.append(f"::error file={path}{line},title=cuda2npu error::{escape(entry['error']['message'])}")
+        if (pending := _pending(entry, mode)) is not None:
+            lines.append(f"::warning file={path},title=cuda2npu::{escape(pending)}")
+        for f in entry["findings"]:
+            level = {"info": "notice"}.get(f["severity"], f["severity"])
+            lines.append(f"::{level} file={path},line={f['line']},col={f['col']},title={escape('cuda2npu ' + f['rule'], True)}"
+                         f"::{escape(f['message'])}")
+    return "".join(line + "\n" for line in lines)
+
+
+def _gitlab(entries: list[dict], summary: Summary, mode: str, book: RuleBook) -> str:
+    """A GitLab code quality report (``artifacts: reports: codequality``)."""
+    import hashlib
+
+    issues = []
+
+    def issue(path: str, line: int | None, check: str, severity: str, text: str) -> None:
+        key = "\0".join([path, check, str(line), text]).encode("utf-8")
+        issues.append({"description": text, "check_name": check, "severity": severity,
+                       "fingerprint": hashlib.sha256(key).hexdigest(),
+                       "location": {"path": path, "lines": {"begin": line or 1}}})
+
+    for entry in entries:
+        if entry["error"]:
+            issue(entry["path"], entry["error"]["line"], "error", "critical", entry["error"]["message"])
+        if (pending := _pending(entry, mode)) is not None:
+            issue(entry["path"], entry["edits"][0]["line"] if entry["edits"] else 1, "migrate", "major", pending)
+        for f in entry["findings"]:
+            severity = {"info": "info", "warning": "major", "error": "critical"}[f["severity"]]
+            issue(entry["path"], f["line"], f["rule"], severity, f"{f['rule']} {f['message']}")
+    return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"

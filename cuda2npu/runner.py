@@ -110,27 +110,38 @@ class Engines:
 
 def process(source: Source, engines: Engines, options: Options) -> FileResult:
     """Migrate one file; never raises for a bad file, never writes output that does not parse."""
-    result = FileResult(source.display)
     try:
         data, stat = read_stamped(source.path, None if source.kind == "other" else MAX_FILE_BYTES)
     except ReadError as exc:
-        result.error = str(exc)
+        return FileResult(source.display, error=str(exc))
+    result, new = process_bytes(data, source, engines)
+    if result.internal:
         return result
-    migrate = {"python": _migrate, "notebook": _migrate_notebook, "text": _migrate_text}.get(source.kind)
-    try:
-        new = migrate(data, engines, source, result) if migrate else data
-    except (KeyboardInterrupt, SystemExit, MemoryError):
-        raise
-    except Exception as exc:  # a bug of ours: this file fails, the run goes on  # noqa: BLE001
-        result.edits, result.findings, result.changed = [], [], False
-        result.error = f"internal error ({type(exc).__name__}: {exc}); file left unchanged, please report it"
-        result.internal = True
-        return result
-    if options.cache and migrate:
+    if options.cache and source.kind != "other":
         from .cache import content_hash
 
         result.stamp, result.new = (stat, content_hash(data)), new if new != data else None
     _finish(source, data, new, result, options)
+    return result
+
+
+def process_bytes(data: bytes, source: Source, engines: Engines) -> tuple[FileResult, bytes]:
+    """Migrate bytes that are no file (standard input, an editor's buffer) as ``source`` would be:
+    the result and the new bytes (the same bytes when unchanged or failed)."""
+    result = FileResult(source.display)
+    migrate = {"python": _migrate, "notebook": _migrate_notebook, "text": _migrate_text}.get(source.kind)
+    try:
+        return result, migrate(data, engines, source, result) if migrate else data
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception as exc:  # noqa: BLE001
+        return _internal(result, exc), data
+
+
+def _internal(result: FileResult, exc: Exception) -> FileResult:
+    result.edits, result.findings, result.changed = [], [], False
+    result.error = f"internal error ({type(exc).__name__}: {exc}); file left unchanged, please report it"
+    result.internal = True
     return result
 
 

@@ -62,3 +62,20 @@ def test_check_hook_passes_a_migrated_file_and_fails_cuda_code(repo, cache):
     run = try_repo(repo, "cuda2npu-check", cache)
     assert run.returncode == 1 and "would migrate new.py" in run.stdout
     assert (repo / "new.py").read_text() == CUDA
+
+
+def test_the_hooks_take_launch_scripts_and_requirements_of_a_team_repository(repo, cache):
+    (repo / "pyproject.toml").write_text('[project]\nname = "team"\n\n[tool.cuda2npu]\nignore = ["NPU722"]\n')
+    (repo / "scripts").mkdir()
+    (repo / "scripts" / "launch.sh").write_text("export CUDA_VISIBLE_DEVICES=0,1\ntorchrun train.py\n")
+    (repo / "requirements.txt").write_text("torch==2.6.0\nflash-attn==2.7.4\n")
+    (repo / "train.py").write_text(CUDA)
+    (repo / "README.md").write_text("Runs on CUDA_VISIBLE_DEVICES=0.\n")
+    git(repo, "add", ".")
+    run = try_repo(repo, "cuda2npu-check", cache)
+    assert run.returncode == 1
+    assert "would migrate scripts/launch.sh" in run.stdout and "would migrate train.py" in run.stdout
+    assert "requirements.txt:2:1 NPU812 flash-attn is CUDA-only" in run.stdout and "README.md" not in run.stdout
+    assert try_repo(repo, "cuda2npu", cache).returncode == 1
+    assert (repo / "scripts" / "launch.sh").read_text() == "export ASCEND_RT_VISIBLE_DEVICES=0,1\ntorchrun train.py\n"
+    assert (repo / "README.md").read_text() == "Runs on CUDA_VISIBLE_DEVICES=0.\n"

@@ -291,3 +291,34 @@ def test_requirements_get_findings_and_stay_unchanged(cli, project):
     assert lines[0].startswith("requirements.txt:1:1 NPU811 add torch-npu next to torch 2.14:")
     assert lines[1].startswith("requirements.txt:2:1 NPU812 flash-attn is CUDA-only")
     assert len(lines) == 2
+
+
+def test_standard_input_is_migrated_as_the_file_it_stands_for(cli, project):
+    configure(project, 'ignore = ["NPU3"]\n')
+    result = cli("migrate", "-", input="import torch\nx = t.cuda()\n")
+    assert (result.exit_code, result.stdout) == (0, "import torch\nimport torch_npu\nx = t.npu()\n")
+    assert result.stderr.splitlines()[0] == "migrated -"
+    diff = cli("migrate", "--diff", "--stdin-filename", "src/train.py", "-", input=CUDA)
+    assert diff.exit_code == 1 and diff.stdout.startswith("--- a/src/train.py\n+++ b/src/train.py\n")
+    assert "NPU301" not in diff.stdout + diff.stderr  # the configuration of src/train.py ignores NPU3
+    check = cli("migrate", "--check", "-", input="import torch\nx = 1\n")
+    assert (check.exit_code, check.stdout) == (0, "")
+    shell = cli("migrate", "--stdin-filename", "run.sh", "-", input="CUDA_VISIBLE_DEVICES=0 python t.py\n")
+    assert shell.stdout == "ASCEND_RT_VISIBLE_DEVICES=0 python t.py\n"
+    broken = cli("migrate", "-", input="import torch\nx = t.cuda(\n")
+    assert broken.exit_code == 1 and broken.stdout == "" and broken.stderr.startswith("-:2: error: ")
+    assert cli("migrate", "-", "src", input="").exit_code == 2
+
+
+def test_output_formats_on_stdout(cli, project):
+    github = cli("migrate", "--check", "--output-format", "github", "src")
+    assert github.exit_code == 1
+    assert github.stdout.splitlines()[0] == ("::warning file=src/train.py,title=cuda2npu::would be migrated: "
+                                             "3 edits (run cuda2npu migrate, or apply its --diff)")
+    assert "::warning file=src/train.py,line=3,col=1,title=cuda2npu NPU291::" in github.stdout
+    gitlab = json.loads(cli("migrate", "--check", "--output-format", "gitlab", "src").stdout)
+    assert [(i["check_name"], i["severity"], i["location"]) for i in gitlab][:2] == [
+        ("migrate", "major", {"path": "src/train.py", "lines": {"begin": 2}}),
+        ("NPU291", "major", {"path": "src/train.py", "lines": {"begin": 3}})]
+    assert json.loads(cli("migrate", "--check", "--output-format", "json", "src").stdout)["mode"] == "check"
+    assert cli("migrate", "--diff", "--output-format", "github", "src").exit_code == 2
