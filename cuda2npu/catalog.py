@@ -1,4 +1,5 @@
-"""The rule catalog: coverage of the CUDA API snapshot, and the Markdown catalog page."""
+"""The rule catalog: coverage of the CUDA API snapshot, the Markdown catalog page, one rule
+explained, and what a torch_npu release changes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .rulebook import RuleBook
+from .rulebook import Rule, RuleBook
 from .ruleindex import symbol_index
 
 SNAPSHOT = Path(__file__).resolve().parent / "data" / "api_snapshot.json"
@@ -77,3 +78,43 @@ def markdown(book: RuleBook) -> str:
             if example.findings:
                 lines += ["", f"and reports {example.findings} finding(s)."]
     return "\n".join(lines) + "\n"
+
+
+def gated_lines(book: RuleBook, rule_id: str | None = None) -> list[str]:
+    """The rewrites a rulebook made for one release reports instead: "ID<tab>message" each."""
+    from .kinds import fill
+    from .versions import GATED
+
+    lines = []
+    for rule in book:
+        if GATED in rule.tags and rule_id in (None, rule.id):
+            for old, _ in rule.pairs():
+                keyword = next(iter(rule.get("unsupported") or {"": None}))
+                lines.append(f"{rule.id}\t{fill(rule.get('message'), name=old, keyword=keyword)}")
+    return lines
+
+
+def explanation(rule: Rule, release: str | None = None, gated: list[str] | None = None) -> str:
+    """``cuda2npu explain``: what a rule does, why, its fields and examples; for ``release``, the
+    rewrites it reports there instead (``gated``, from :func:`gated_lines`)."""
+    out = [f"{rule.id} ({rule.kind}, {rule.severity}): {rule.summary}"]
+    if rule.why:
+        out.append(f"\n{rule.why}")
+    fields = {k: v for k, v in rule.spec.items() if k != "members"}
+    out.append("\n" + "\n".join(f"  {k}: {v}" for k, v in fields.items()))
+    if rule.get("members"):
+        out.append(f"  members: {len(rule.get('members'))} names")
+    for n, example in enumerate(rule.examples, 1):
+        out.append(f"\nExample {n}, before:\n{_indent(example.before)}")
+        if example.after != example.before:
+            out.append(f"after:\n{_indent(example.after)}")
+        else:
+            out.append("after: unchanged" + (f", {example.findings} finding(s)" if example.findings else ""))
+    if release:
+        out.append(f"\nIn torch_npu {release}: " + ("\n" + "\n".join(
+            "  " + line.split("\t", 1)[1] for line in gated) if gated else "as in the newest release"))
+    return "\n".join(out) + "\n"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.rstrip("\n").splitlines())

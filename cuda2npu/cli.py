@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sys
 from contextlib import closing
@@ -320,76 +319,23 @@ def analyze(paths, rule_paths, config_path, no_config, jobs, fmt, torch_npu_vers
     medium (up to ten findings), high (more, or files that cannot be parsed).
     """
     import json
-    from collections import Counter
 
     from .console import fancy
-    from .runner import Options, default_jobs, run
+    from .estimate import HEADER, estimate, rows
     from .sessions import Flags
 
     flags = Flags(rule_paths, no_cache=no_cache, cache_dir=cache_dir, torch_npu_version=torch_npu_version, soc=soc,
                   ops_everywhere=True)
     groups = _groups(paths, None, flags, config_path, no_config)
-    files, count, apis = [], 0, {"unsupported": Counter(), "cpu_fallback": Counter()}
-    results = ((session, result) for session, group in groups
-               for result in run([s for s in group if s.kind != "other"], session.book,
-                                 Options(write=False, positions=False), jobs or default_jobs(), session.cache))
-    for session, result in results:
-        count += 1
-        if result.edits or result.findings or result.error:
-            manual = sum(f.severity != "info" for f in result.findings)
-            effort, reason = _effort(manual, result.error)
-            ops = _op_findings(session.book(), result.findings)
-            for status, names in ops.items():
-                apis[status].update(names)
-            files.append({"path": result.path, "automatic": len(result.edits), "manual": manual,
-                          "advice": len(result.findings) - manual, "effort": effort, "reason": reason,
-                          "unsupported": len(ops["unsupported"]), "cpu_fallback": len(ops["cpu_fallback"]),
-                          "error": result.error, "rules": dict(sorted(Counter(
-                              [e.rule for e in result.edits] + [f.rule for f in result.findings]).items()))})
-    heavy = max((f["effort"] for f in files), key=_EFFORTS.index, default="none")
-    total = {key: sum(f[key] for f in files) for key in ("automatic", "manual", "advice", "unsupported", "cpu_fallback")}
-    total.update(files=count, to_port=len(files), effort=heavy, torch_npu=_targets(groups),
-                 apis={status: dict(sorted(names.items())) for status, names in apis.items()})
+    report = estimate(groups, jobs, _targets(groups))
     if fmt == "json":
-        click.echo(json.dumps({"version": 1, "tool": "cuda2npu", "files": files, "total": total}, indent=2))
-        return
-    keys = ("automatic", "manual", "advice", "unsupported", "cpu_fallback")
-    rows = [(f["path"], *(str(f[k]) for k in keys), f["effort"]) for f in files]
-    rows.append((f"total ({count} files, {len(files)} to port)", *(str(total[k]) for k in keys), heavy))
-    header = ("file", "automatic", "needs a human", "advice", "unsupported ops", "CPU fallbacks", "effort")
-    if fancy(sys.stdout):
-        _table("cuda2npu analyze", header, rows)
+        click.echo(json.dumps(report, indent=2))
+    elif fancy(sys.stdout):
+        _table("cuda2npu analyze", HEADER, rows(report))
     else:
-        click.echo("\t".join(header))
-        for row in rows:
+        click.echo("\t".join(HEADER))
+        for row in rows(report):
             click.echo("\t".join(row))
-
-
-_EFFORTS = ("none", "low", "medium", "high")
-_API = re.compile(r"`([\w.]+)`")
-
-
-def _op_findings(book, findings) -> dict[str, list[str]]:
-    """The APIs of a file's op-support findings (the first name a message quotes), by status."""
-    status = {r.id: r.get("status") for r in book if r.kind == "report" and r.get("status")}
-    out: dict[str, list[str]] = {"unsupported": [], "cpu_fallback": []}
-    for finding in findings:
-        kind, name = status.get(finding.rule), _API.search(finding.message)
-        if kind in out and name:
-            out[kind].append(name.group(1))
-    return out
-
-
-def _effort(manual: int, error: str | None) -> tuple[str, str]:
-    """The effort a file needs, and why."""
-    if error is not None:
-        return "high", f"cannot be migrated as it is: {error}"
-    need = f"{manual} finding{'s' * (manual != 1)} need{'s' * (manual == 1)} a human"
-    if manual > 10:
-        return "high", f"{need} (more than 10)"
-    if manual > 2:
-        return "medium", f"{need} (3 to 10)"
-    return "low", "automatic only" if not manual else f"{need} (1 or 2)"
 
 
 @main.command("rules")
@@ -403,9 +349,10 @@ def list_rules(rule_paths, fmt, coverage, torch_npu_version) -> None:
     changes against the newest."""
     book = _rulebook(rule_paths, torch_npu_version)
     if torch_npu_version and not coverage and fmt == "table":
+        from .catalog import gated_lines
         from .versions import newest
 
-        lines = _gated_lines(book)
+        lines = gated_lines(book)
         click.echo(f"torch_npu {torch_npu_version} against {newest()}: {len(lines)} rewrite(s) reported instead")
         for line in lines:
             click.echo(f"  {line}")
@@ -419,20 +366,6 @@ def list_rules(rule_paths, fmt, coverage, torch_npu_version) -> None:
     else:
         _table(f"cuda2npu rules (target {book.target})", ("id", "kind", "summary"),
                [(r.id, r.kind, r.summary) for r in sorted(book, key=lambda r: r.id)])
-
-
-def _gated_lines(book, rule_id: str | None = None) -> list[str]:
-    """The rewrites a gated rulebook reports instead, one line each: id, then the message."""
-    from .kinds import fill
-    from .versions import GATED
-
-    lines = []
-    for rule in book:
-        if GATED in rule.tags and rule_id in (None, rule.id):
-            for old, _ in rule.pairs():
-                keyword = next(iter(rule.get("unsupported") or {"": None}))
-                lines.append(f"{rule.id}\t{fill(rule.get('message'), name=old, keyword=keyword)}")
-    return lines
 
 
 def _print_coverage(book) -> None:
@@ -480,24 +413,7 @@ def explain(rule_id, rule_paths, torch_npu_version) -> None:
     rule = book.by_id(rule_id) or next((r for r in book if r.id.lower() == rule_id.lower()), None)
     if rule is None:
         _fail(f"no rule '{rule_id}'; `cuda2npu rules` lists them")
-    click.echo(f"{rule.id} ({rule.kind}, {rule.severity}): {rule.summary}")
-    if rule.why:
-        click.echo(f"\n{rule.why}")
-    fields = {k: v for k, v in rule.spec.items() if k != "members"}
-    click.echo("\n" + "\n".join(f"  {k}: {v}" for k, v in fields.items()))
-    if rule.get("members"):
-        click.echo(f"  members: {len(rule.get('members'))} names")
-    for n, example in enumerate(rule.examples, 1):
-        click.echo(f"\nExample {n}, before:\n{_indent(example.before)}")
-        if example.after != example.before:
-            click.echo(f"after:\n{_indent(example.after)}")
-        else:
-            click.echo("after: unchanged" + (f", {example.findings} finding(s)" if example.findings else ""))
-    if torch_npu_version:
-        lines = _gated_lines(_rulebook(rule_paths, torch_npu_version), rule.id)
-        click.echo(f"\nIn torch_npu {torch_npu_version}: " + ("\n" + "\n".join(
-            "  " + line.split("\t", 1)[1] for line in lines) if lines else "as in the newest release"))
+    from .catalog import explanation, gated_lines
 
-
-def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.rstrip("\n").splitlines())
+    gated = gated_lines(_rulebook(rule_paths, torch_npu_version), rule.id) if torch_npu_version else None
+    click.echo(explanation(rule, torch_npu_version, gated), nl=False)
