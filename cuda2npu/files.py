@@ -46,12 +46,29 @@ def file_kind(path: Path, text_patterns: Iterable[str] = ()) -> str:
     return "text" if any(fnmatch.fnmatchcase(path.name, p) for p in text_patterns) else "other"
 
 
+def _glob(pattern: str) -> tuple[str, bool]:
+    """A gitignore-style glob as a regular expression (``pathspec``'s) and whether it excludes
+    (``!`` patterns include again)."""
+    try:
+        from pathspec.patterns.gitignore.basic import GitIgnoreBasicPattern as Pattern
+    except ImportError:  # pathspec < 1
+        from pathspec.patterns import GitWildMatchPattern as Pattern
+    regex, include = Pattern.pattern_to_regex(pattern)
+    return regex or "(?!)", include is not False
+
+
 class Excluder:
-    """Glob patterns matched against a path's name, its folders, and its path relative to ``base``."""
+    """Gitignore-style globs (``build``, ``*.pyc``, ``**/test_*.py``, ``src/gen/*.py``, ``vendor/``,
+    ``!keep.py``) matched against a path's name, its folders (as ``name/``), and its path relative
+    to ``base``; each must match a whole name or path, and a ``!`` pattern matching any of them
+    keeps the path."""
 
     def __init__(self, patterns: Iterable[str] = DEFAULT_EXCLUDE, base: Path | None = None):
         self.base = Path(os.path.abspath(base or Path.cwd()))
-        self._match = re.compile("|".join(map(fnmatch.translate, patterns)) or "(?!)").match
+        globs = [_glob(p) for p in patterns]
+        self._out = re.compile("|".join(f"(?:{r})" for r, include in globs if include) or "(?!)").fullmatch
+        self._back = re.compile("|".join(f"(?:{r})" for r, include in globs if not include) or "(?!)").fullmatch
+
 
     def __call__(self, path: Path, root: Path | None = None) -> bool:
         """Whether ``path`` is excluded. Its folders count from ``root`` down (the folder given on
@@ -69,13 +86,14 @@ class Excluder:
         names = {path.name}
         if below:
             parts = below.split("/")
-            names.update(parts[:-1])
-            names.update("/".join(parts[:i]) for i in range(1, len(parts)))
+            names.add(below)
+            names.update(part + "/" for part in parts[:-1])
+            names.update("/".join(parts[:i]) + "/" for i in range(1, len(parts)))
         if rel is not None and below is not None:
             names.add(rel)
             parts = rel.split("/")
-            names.update("/".join(parts[:i]) for i in range(len(parts) - len(below.split("/")) + 1, len(parts)))
-        return any(self._match(name) for name in names)
+            names.update("/".join(parts[:i]) + "/" for i in range(len(parts) - len(below.split("/")) + 1, len(parts)))
+        return any(map(self._out, names)) and not any(map(self._back, names))
 
 
 def _walk(root: Path, excluded: Callable) -> Iterator[Path]:

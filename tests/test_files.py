@@ -432,3 +432,16 @@ def test_file_without_any_trigger_is_not_parsed(cli, tmp_path):
     result = cli("migrate", path)
     assert result.exit_code == 0
     assert path.read_bytes() == b'print "no device code here"\n'
+
+
+def test_excludes_are_gitignore_style_globs(tmp_path):
+    from cuda2npu.files import Excluder
+
+    for rel in ("test_top.py", "pkg/test_deep.py", "pkg/mod.py", "vendor/lib.py", "pkg/vendor", "src/a.py",
+                "src/pkg/b.py", "keep/test_keep.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("")
+    excluded = Excluder(["**/test_*.py", "vendor/", "src/*.py", "!keep/test_keep.py"], tmp_path)
+    assert {rel for rel in ("test_top.py", "pkg/test_deep.py", "pkg/mod.py", "vendor/lib.py", "pkg/vendor",
+                            "src/a.py", "src/pkg/b.py", "keep/test_keep.py")
+            if excluded(tmp_path / rel, tmp_path)} == {"test_top.py", "pkg/test_deep.py", "vendor/lib.py", "src/a.py"}
