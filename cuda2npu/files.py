@@ -96,22 +96,42 @@ class Excluder:
         return any(map(self._out, names)) and not any(map(self._back, names))
 
 
-def _walk(root: Path, excluded: Callable) -> Iterator[Path]:
-    """Regular files below ``root`` in a stable order, without excluded, git-ignored or linked ones
-    (special files such as FIFOs and devices are never listed)."""
+NEVER_COPIED = (".git", ".hg", ".svn")  # what --out-dir leaves out even of a whole-tree copy
+
+
+def _walk(root: Path, excluded: Callable, everything: bool = False) -> Iterator[tuple[Path, bool]]:
+    """Regular files below ``root`` in a stable order, each with whether it is left out (excluded
+    or git-ignored), without linked ones or virtualenvs (special files such as FIFOs and devices
+    are never listed). Left-out files are listed only with ``everything`` (a copy of the tree
+    holds them, unmigrated), and never those of version-control folders."""
     ignored = GitIgnore.for_path(root)
 
     def skip(path: Path, is_dir: bool) -> bool:
-        return path.is_symlink() or excluded(path, root) or (ignored is not None and ignored(path, is_dir))
+        return excluded(path, root) or (ignored is not None and ignored(path, is_dir))
 
-    for dirpath, dirnames, filenames in os.walk(root):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames
-                             if not skip(here / d, True) and not (here / d / "pyvenv.cfg").is_file())
-        for name in sorted(filenames):
-            path = here / name
-            if not skip(path, False) and path.is_file():
-                yield path
+    walk = [(Path(root), False)]
+    while walk:
+        here, left_out = walk.pop()
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError:
+            continue
+        folders = []
+        for entry in entries:
+            path = here / entry.name
+            if entry.is_symlink():
+                continue
+            if entry.is_dir():
+                if (path / "pyvenv.cfg").is_file() or entry.name in NEVER_COPIED and everything:
+                    continue
+                out = left_out or skip(path, True)
+                if everything or not out:
+                    folders.append((path, out))
+            elif entry.is_file():
+                out = left_out or skip(path, False)
+                if everything or not out:
+                    yield path, out
+        walk.extend(reversed(folders))
 
 
 def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Callable | None = None,
@@ -138,10 +158,11 @@ def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Callable
         if out is not None and root.is_dir() and (out == root.resolve() or root.resolve() in out.parents):
             raise UsageError(f"--out-dir {out_dir} is inside the input {given}")
         if root.is_dir():
-            files = [p for p in _walk(root, excluded) if out is not None or kind(p) != "other"]
+            files = [(p, left_out) for p, left_out in _walk(root, excluded, everything=out is not None)
+                     if out is not None or kind(p) != "other"]
         else:
-            files = [] if excluded(root) else [_link_target(root)]
-        for path in files:
+            files = [] if excluded(root) else [(_link_target(root), False)]
+        for path, left_out in files:
             key = os.path.realpath(path)
             if key in seen:
                 continue
@@ -156,7 +177,7 @@ def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Callable
                     raise UsageError(f"--out-dir: {dests[dest]} and {path} would both be written to {dest}")
                 dests[dest] = str(path)
             sources.append(Source(path, str(path) if root.is_dir() else given, dest,
-                                  kind=kind(Path(given) if not root.is_dir() else path),
+                                  kind="other" if left_out else kind(Path(given) if not root.is_dir() else path),
                                   out_root=out))
     return sources
 

@@ -445,3 +445,19 @@ def test_excludes_are_gitignore_style_globs(tmp_path):
     assert {rel for rel in ("test_top.py", "pkg/test_deep.py", "pkg/mod.py", "vendor/lib.py", "pkg/vendor",
                             "src/a.py", "src/pkg/b.py", "keep/test_keep.py")
             if excluded(tmp_path / rel, tmp_path)} == {"test_top.py", "pkg/test_deep.py", "vendor/lib.py", "src/a.py"}
+
+
+def test_out_dir_copies_excluded_and_git_ignored_files_unmigrated(cli, tmp_path):
+    src = tmp_path / "src"
+    for rel, text in {"train.py": SNIPPET, "build/gen.py": SNIPPET, "weights/model.bin": "bin",
+                      ".gitignore": "weights/\n", ".git/config": "[core]\n", ".venv/pyvenv.cfg": "home = /x\n"}.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(text)
+    result = cli("migrate", "--no-config", "--out-dir", tmp_path / "out", src)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        ".gitignore", "build/gen.py", "train.py", "weights/model.bin"]
+    assert (out / "train.py").read_text() == SNIPPET_NPU
+    assert (out / "build" / "gen.py").read_text() == SNIPPET  # excluded: copied as it is
+    assert result.stderr.splitlines()[0] == f"migrated {src / 'train.py'}"
