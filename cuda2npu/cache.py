@@ -123,8 +123,8 @@ class Cache:
                  "hash": result.stamp[1], "deps": {k: list(v) if isinstance(v, tuple) else v
                                                    for k, v in result.deps.items()},
                  "changed": result.changed,
-                 "edits": [[e.rule, e.line, e.col, e.message] for e in result.edits],
-                 "findings": [[f.rule, f.line, f.col, f.severity, f.message] for f in result.findings],
+                 "edits": [[e.rule, e.line, e.col, e.message, e.cell] for e in result.edits],
+                 "findings": [[f.rule, f.line, f.col, f.severity, f.message, f.cell] for f in result.findings],
                  "error": result.error, "error_line": result.error_line, "used": self._today,
                  "new": _pack(result.new) if result.changed and result.new is not None else None}
         self._changed[key] = self.entries[key] = entry
@@ -199,8 +199,9 @@ def result_parts(entry: dict) -> tuple[list, list, bytes | None]:
     """The edits, findings and migrated bytes an entry holds (raises on a malformed entry)."""
     from .results import Edit, Finding
 
-    edits = [Edit(str(r), int(ln), int(c), str(m)) for r, ln, c, m in entry["edits"]]
-    findings = [Finding(str(r), int(ln), int(c), str(s), str(m)) for r, ln, c, s, m in entry["findings"]]
+    edits = [Edit(str(r), int(ln), int(c), str(m), None if n is None else int(n)) for r, ln, c, m, n in entry["edits"]]
+    findings = [Finding(str(r), int(ln), int(c), str(s), str(m), None if n is None else int(n))
+                for r, ln, c, s, m, n in entry["findings"]]
     new = zlib.decompress(base64.b64decode(entry["new"])) if entry.get("new") else None
     return edits, findings, new
 

@@ -186,7 +186,7 @@ def _cell_positions(result: Migration, program: str, markers: _Markers) -> Migra
 
     def where(item):
         line, cell = cell_of(item.line)
-        return replace(item, line=max(line, 1), message=f"cell {cell + 1}: {item.message}")
+        return replace(item, line=max(line, 1), message=f"cell {cell + 1}: {item.message}", cell=cell + 1)
 
     return Migration(result.source, result.code, [where(e) for e in result.edits],
                      [where(f) for f in result.findings])

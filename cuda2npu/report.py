@@ -63,10 +63,18 @@ def file_entry(result: FileResult) -> dict:
     return {
         "path": result.path,
         "changed": result.changed,
-        "edits": [asdict(e) for e in result.edits],
-        "findings": [asdict(f) for f in result.findings],
+        "edits": [_item(e) for e in result.edits],
+        "findings": [_item(f) for f in result.findings],
         "error": None if result.error is None else {"message": result.error, "line": result.error_line},
     }
+
+
+def _item(item) -> dict:
+    """An edit or finding; ``cell`` only in a notebook."""
+    out = asdict(item)
+    if out["cell"] is None:
+        del out["cell"]
+    return out
 
 
 FORMATS = ("json", "sarif", "csv", "markdown", "github", "gitlab")
@@ -139,20 +147,25 @@ def _sarif_rule(rule: Rule | None, rule_id: str) -> dict:
             "defaultConfiguration": {"level": _SARIF_LEVEL[rule.severity]}}
 
 
-def _location(path: str, line: int, col: int) -> dict:
+def _location(path: str, line: int, col: int, cell: int | None = None) -> dict:
     """A result's place: a relative path percent-encoded as a URI reference, an absolute one as a
-    ``file://`` URI."""
+    ``file://`` URI. In a notebook, the code cell (a logical location, with the line in the cell as
+    a property): a line of the cell is no line of the ``.ipynb`` file."""
     from urllib.parse import quote
 
     posix = Path(path)
     uri = posix.as_uri() if posix.is_absolute() else quote(posix.as_posix())
+    if cell is not None:
+        return {"physicalLocation": {"artifactLocation": {"uri": uri}},
+                "logicalLocations": [{"name": f"cell {cell}", "kind": "notebookCell"}],
+                "properties": {"cell": cell, "lineInCell": line, "columnInCell": col}}
     return {"physicalLocation": {"artifactLocation": {"uri": uri},
                                  "region": {"startLine": line, "startColumn": col}}}
 
 
 def _sarif_result(path: str, item: dict, level: str, text: str, index: dict[str, int]) -> dict:
     return {"ruleId": item["rule"], "ruleIndex": index[item["rule"]], "level": level,
-            "message": {"text": text}, "locations": [_location(path, item["line"], item["col"])]}
+            "message": {"text": text}, "locations": [_location(path, item["line"], item["col"], item.get("cell"))]}
 
 
 CSV_COLUMNS = ("File", "Start Line", "End Line", "Operation Type", "Message", "Rule", "Severity")

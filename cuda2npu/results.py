@@ -13,6 +13,7 @@ class Edit:
     line: int
     col: int
     message: str
+    cell: int | None = None  # in a notebook: the 1-based code cell, whose line ``line`` is
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Finding:
     col: int
     severity: str
     message: str
+    cell: int | None = None  # in a notebook: the 1-based code cell, whose line ``line`` is
 
 
 @dataclass

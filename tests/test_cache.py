@@ -154,7 +154,7 @@ def test_no_cache_neither_reads_nor_writes(cli, tree):
     cli("migrate", "--no-config", "--check", train)
     (path,) = cache_files()
     body = json.loads(path.read_bytes().partition(b"\n")[2])
-    body["entries"][str(train)]["findings"] = [["NPU999", 1, 1, "warning", "from the cache"]]
+    body["entries"][str(train)]["findings"] = [["NPU999", 1, 1, "warning", "from the cache", None]]
     body = json.dumps(body).encode()
     key = (cache_dir() / "key").read_bytes()
     path.write_bytes(cache_mod._sign(key, body) + b"\n" + body)  # a lying entry, signed: it is used

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -185,6 +186,19 @@ def test_sarif_report_is_valid_sarif_2_1_0(cli, project):
     uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
             for r in json.loads((project / "out.sarif").read_text())["runs"][0]["results"]]
     assert "src/a%20b%231.py" in uris and (project / "src" / "train.py").as_uri() in uris
+
+
+def test_sarif_results_of_a_notebook_point_at_its_cell(cli, project):
+    shutil.copy(Path(__file__).resolve().parent.parent / "fixtures" / "gpu" / "finetune_notebook.ipynb", "nb.ipynb")
+    cli("migrate", "--check", "--no-config", "--report", "nb.sarif", "nb.ipynb")
+    document = json.loads((project / "nb.sarif").read_text())
+    assert sorted(sarif_validator().iter_errors(document), key=str) == []
+    located = [r["locations"][0] for r in document["runs"][0]["results"]]
+    assert located and all("region" not in loc["physicalLocation"] for loc in located)
+    first = located[0]
+    assert first["logicalLocations"] == [{"name": f"cell {first['properties']['cell']}", "kind": "notebookCell"}]
+    report = json.loads(cli("migrate", "--check", "--no-config", "--report", "-", "nb.ipynb").stdout)
+    assert all(e["cell"] >= 1 for e in report["files"][0]["edits"])
 
 
 def test_csv_report_has_the_official_columns(cli, project):
