@@ -2,6 +2,7 @@
 exactly the findings listed in fixtures/findings.txt."""
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,21 @@ def test_jobs_one_and_two_give_the_same_bytes(tmp_path):
         assert result.exit_code == 0, result.output
         outputs[jobs] = {p.relative_to(tree): p.read_bytes() for p in sorted(tree.rglob("*")) if p.is_file()}
     assert outputs["1"] == outputs["2"] == expected
+
+
+@pytest.mark.skipif(shutil.which("git") is None or shutil.which("patch") is None, reason="needs git and patch")
+def test_the_diff_of_a_mixed_tree_applies_with_git_apply_and_patch(migrated, tmp_path):
+    """--diff over .py, .ipynb and .sh files is one patch that git apply and patch -p1 both take,
+    giving byte for byte the in-place result."""
+    import subprocess
+
+    for tool in ("git", "patch"):
+        tree = tmp_path / tool
+        shutil.copytree(FIXTURES / "gpu", tree)
+        result = subprocess.run([sys.executable, "-m", "cuda2npu", "migrate", "--diff", "--no-cache", "--no-config",
+                                 "--jobs", "1", "."], cwd=tree, capture_output=True, timeout=300)
+        assert result.returncode == 1 and b"+++ b/finetune_notebook.ipynb" in result.stdout
+        assert b"+++ b/launch_ddp.sh" in result.stdout
+        command = ["git", "apply", "-"] if tool == "git" else ["patch", "-p1", "--quiet"]
+        subprocess.run(command, cwd=tree, input=result.stdout, check=True, capture_output=True)
+        assert {n: (tree / n).read_bytes() for n in NAMES} == {n: (migrated / n).read_bytes() for n in NAMES}
