@@ -50,7 +50,7 @@ def names(status: str, pages: str, soc: str) -> list[tuple[str, str]]:
     return [(data["names"][i], f"{found['folder']}/{data['pages'][data['page_of'][i]]}") for i in indices]
 
 
-def expand(book: "RuleBook", release: "Release", soc: str = DEFAULT_SOC, everywhere: bool = False) -> "RuleBook":
+def expand(book: RuleBook, release: Release, soc: str = DEFAULT_SOC, everywhere: bool = False) -> RuleBook:
     """``book`` with each ``support`` rule replaced by reports (one per page) of its APIs; an API a
     rule of the book already matches stays that rule's. The reports act in the files other rules
     have parsed, or in every file that names one of the APIs if ``everywhere`` (``analyze``: it

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from .prefilter import trigger_pattern
 from .rulebook import Rule, RuleBook
@@ -97,6 +96,7 @@ class RuleIndex:
         # last part, with the other parts (but the root) the file must hold as words too.
         self._spelled = sorted({(name.split(".")[-1], frozenset(name.split(".")[1:-1]))
                                 for r in book if r.get("spelled") for name, _ in r.pairs()}, key=str)
+        self._site_patterns: dict[frozenset[str], re.Pattern[str] | None] = {}
         # Code that mentions the target, or a value a string rule writes ("npu", "hccl", ...),
         # already handles the target.
         self.target_words = {book.target} | {r.get("replace") for r in book.of_kind("string") if r.get("replace")}
@@ -107,12 +107,14 @@ class RuleIndex:
         if not self._spelled:
             return self.site_trigger
         words = set(_WORD.findall(source))
-        return self._site_pattern(frozenset(last for last, parts in self._spelled
-                                            if last in words and parts <= words))
-
-    @lru_cache(maxsize=64)
-    def _site_pattern(self, extra: frozenset[str]) -> re.Pattern[str] | None:
-        return trigger_pattern(self.book, dependent=True, extra=extra) if extra else self.site_trigger
+        extra = frozenset(last for last, parts in self._spelled if last in words and parts <= words)
+        if not extra:
+            return self.site_trigger
+        if extra not in self._site_patterns:
+            if len(self._site_patterns) >= 64:  # bounded: one pattern per set of names a file spells
+                self._site_patterns.clear()
+            self._site_patterns[extra] = trigger_pattern(self.book, dependent=True, extra=extra)
+        return self._site_patterns[extra]
 
     def target_offsets(self, text: str):
         """Where ``text`` names the target ("npu", "hccl", ...) as a word, in any case (as :attr:`aware`)."""

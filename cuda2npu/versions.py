@@ -130,9 +130,12 @@ def gate(book: RuleBook, at: Release) -> RuleBook:
     """``book`` with every rewrite to a name or keyword ``at`` lacks turned into a report."""
     if at.is_newest:
         return book
+    from .ruleindex import symbol_index
+
+    twins = symbol_index(book)  # old name -> (rule, twin): the names argument rules' calls become
     out: list[Rule] = []
     for rule in book:
-        out.extend(_gated(rule, at, book))
+        out.extend(_gated(rule, at, twins))
     return dataclasses.replace(book, rules=tuple(out))
 
 
@@ -145,7 +148,7 @@ def _report(rule: Rule, olds: list[str], message: str) -> Rule:
                                examples=(), severity="warning", tags=(*rule.tags, GATED))
 
 
-def _gated(rule: Rule, at: Release, book: RuleBook) -> list[Rule]:
+def _gated(rule: Rule, at: Release, twins) -> list[Rule]:
     if rule.kind == "rename":
         pairs = rule.pairs()
         kept = [(old, new) for old, new in pairs if at.has(new)]
@@ -162,15 +165,13 @@ def _gated(rule: Rule, at: Release, book: RuleBook) -> list[Rule]:
     if rule.kind == "call" and not at.has(rule.get("replace")):
         return [_report(rule, [rule.get("match")], f"`{{name}}` is left: {_lacking(at, rule.get('replace'))}")]
     if rule.kind == "argument":
-        return _gated_keywords(rule, at, book)
+        return _gated_keywords(rule, at, twins)
     return [rule]
 
 
-def _gated_keywords(rule: Rule, at: Release, book: RuleBook) -> list[Rule]:
+def _gated_keywords(rule: Rule, at: Release, twins) -> list[Rule]:
     """An argument rule whose renamed keywords a twin lacks in ``at``: those reported instead."""
-    from .ruleindex import symbol_index
-
-    twins, renames = symbol_index(book), rule.get("rename", {})
+    renames = rule.get("rename", {})
     kept, out = [], []
     for member, (old, _) in zip(rule.get("members") or [None], rule.pairs()):
         hit = twins.longest(old.split("."))
@@ -185,7 +186,7 @@ def _gated_keywords(rule: Rule, at: Release, book: RuleBook) -> list[Rule]:
         if rest or rule.get("unsupported"):
             out.append(_with(rule, match=old, rename=rest))
         out += [_keyword_report(rule, old, twin, new, at, keyword) for keyword, new in lacking.items()]
-    if kept == [None] or kept == (rule.get("members") or [None]):
+    if len(kept) == len(rule.pairs()):
         out.insert(0, rule)
     elif kept:
         out.insert(0, _with(rule, members=kept))

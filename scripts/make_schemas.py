@@ -17,10 +17,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cuda2npu.config import KEYS, SEVERITY_LEVELS, SOCS  # noqa: E402
-from cuda2npu.context.schema import CHECKS  # noqa: E402
-from cuda2npu.rulebook import _COMMON_OPTIONAL, _COMMON_REQUIRED, KINDS  # noqa: E402
-from cuda2npu.rulespec import STATUSES  # noqa: E402
+from cuda2npu.config import KEYS, SEVERITY_LEVELS, SOCS
+from cuda2npu.context.schema import CHECKS
+from cuda2npu.rulebook import _COMMON_OPTIONAL, _COMMON_REQUIRED, KINDS
+from cuda2npu.rulespec import STATUSES
 
 OUT = ROOT / "docs" / "schema"
 TEXT = {"type": "string"}

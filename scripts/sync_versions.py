@@ -29,7 +29,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import sync_api  # noqa: E402  (the sibling script: wheels, static module model, snapshot)
+import sync_api  # (the sibling script: wheels, static module model, snapshot)
 
 # The newest build of every release line on PyPI (a .postN is a new build with its own API).
 RELEASES = [
