@@ -268,10 +268,15 @@ def _prepare(folder: Path) -> None:
     """Create the cache folder with a ``.gitignore`` and a ``CACHEDIR.TAG`` (never committed,
     never backed up)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, text in ((".gitignore", "# created by cuda2npu\n*\n"),
-                       ("CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n# cuda2npu's results cache\n")):
-        if not (folder / name).exists():
-            (folder / name).write_text(text)
+    # The tag first: a concurrent run that looks at the folder in between sees it empty or tagged,
+    # never holding files without the tag (which refusal() takes for a folder of the user's).
+    for name, text in (("CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n# cuda2npu's results cache\n"),
+                       (".gitignore", "# created by cuda2npu\n*\n")):
+        try:
+            with open(folder / name, "x", encoding="utf-8") as handle:
+                handle.write(text)
+        except FileExistsError:
+            pass
 
 
 def _secret() -> bytes | None:
