@@ -122,7 +122,7 @@ def _walk(root: Path, excluded: Callable, everything: bool = False) -> Iterator[
             if entry.is_symlink():
                 continue
             if entry.is_dir():
-                if (path / "pyvenv.cfg").is_file() or entry.name in NEVER_COPIED and everything:
+                if (path / "pyvenv.cfg").is_file() or (everything and entry.name in NEVER_COPIED):
                     continue
                 out = left_out or skip(path, True)
                 if everything or not out:

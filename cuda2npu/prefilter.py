@@ -13,13 +13,14 @@ def triggers(rule: Rule, *, dependent: bool = False) -> set[str]:
     Every part of a dotted name is spelled somewhere in a file that uses it (in an import or an
     attribute chain), so the last part of ``match`` will do; string rules match their whole value.
     Import rules and rules that ``require`` others act only alongside other edits, text rules
-    on other files, and support rules only once expanded into reports: they have none. Reports
-    that act where a file spells every part of a name have words only for whole files, and none
-    if ``parsed_only`` (:meth:`RuleIndex.site_pattern` finds their statements); unless ``dependent`` asks for the words of the latter too
-    (to find every statement a rule may act on, once a file is being parsed).
+    on other files, and support rules only once expanded into reports: they have none, unless
+    ``dependent`` asks for the words of rules that ``require`` others too (to find every statement
+    a rule may act on, once a file is being parsed). Reports that act only where a file spells
+    every part of a name (``spelled``) have words for whole files alone, and none with
+    ``parsed_only``: :meth:`RuleIndex.site_pattern` finds their statements.
     """
-    if rule.kind in ("import", "text", "support") or (rule.get("spelled") and (dependent or rule.get("parsed_only"))) \
-            or (rule.get("requires") and not dependent):
+    spelled = rule.get("spelled") and (dependent or rule.get("parsed_only"))
+    if rule.kind in ("import", "text", "support") or spelled or (rule.get("requires") and not dependent):
         return set()  # they act only alongside other rules' edits, or on other files
     if rule.get("trigger") or rule.kind == "context":  # a context rule acts only alongside others, or
         return set(rule.get("trigger") or ())          # on the words of its own trigger

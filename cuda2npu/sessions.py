@@ -73,7 +73,9 @@ class Session:
                                     config.path.parent if config.path else project)
         except VersionError as exc:
             raise SettingsError(str(exc)) from None
-        self.soc = (flags.soc or config.soc or "A2").upper()
+        from .opsupport import DEFAULT_SOC
+
+        self.soc = (flags.soc or config.soc or DEFAULT_SOC).upper()
         self._everywhere = flags.ops_everywhere
         self._rules = ((*config.rules, *flags.rule_paths), flags.select or tuple(config.select),
                        (*config.ignore, *flags.ignore))

@@ -13,7 +13,8 @@ from .files import Source
 
 def migrate_stdin(filename: str | None, sessions, mode: str, positions: bool):
     """The session, the result, and the bytes to print on stdout."""
-    from .runner import Engines, process_bytes, unified_diff
+    from .diffs import unified_diff
+    from .runner import Engines, process_bytes
 
     name = filename or "-"
     path = Path(filename) if filename else Path("stdin.py")

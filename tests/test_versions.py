@@ -201,3 +201,14 @@ def test_the_per_release_table_of_the_docs_is_current():
     spec.loader.exec_module(module)
     data = json.loads(versions.DATA.read_text(encoding="utf-8"))
     assert module.table(data) in module.DOC.read_text(encoding="utf-8"), "run: python scripts/sync_versions.py"
+
+
+def test_the_lists_the_command_line_holds_without_loading_data_agree_with_the_data():
+    from cuda2npu.cli import migrate
+    from cuda2npu.config import SOCS
+    from cuda2npu.report import FORMATS
+
+    assert set(SOCS) == set(opsupport.socs())
+    choices = {p.name: p.type.choices for p in migrate.params if hasattr(p.type, "choices")}
+    assert set(choices["report_format"]) == set(FORMATS)
+    assert set(choices["output_format"]) - {"text"} <= set(FORMATS)
