@@ -29,7 +29,7 @@ def _rulebook(rule_paths: tuple[str, ...], torch_npu_version: str | None = None)
     from .versions import VersionError, for_release, release
 
     try:
-        book = rulebook(rule_paths)
+        book = rulebook(rule_paths, every=True)
         return for_release(book, release(torch_npu_version)) if torch_npu_version else book
     except (SettingsError, VersionError) as exc:
         _fail(str(exc))

@@ -20,6 +20,7 @@ from .rulebook import Rule, RuleBook, load_rulebook
 from .symbols import Bindings, build_dotted, import_roots
 from .context.judgement import Judgement, judge, notes, rule_out
 from .migrator import Migrator, Site
+from .origins import origins
 from .ruleindex import RuleIndex
 
 
@@ -65,6 +66,8 @@ class Engine:
             wanted = splice.wanted_lines(source, tree, self.index.site_pattern(source), imports)
             _refuse_huge_statements(source, tree, wanted)
             judgement = judge(source, tree, self.index, project, wanted, imports)
+            if self.index.origins:  # for attribute rules limited to receivers from given calls
+                judgement.origins = origins(tree, Bindings.of_ast(tree))
             plan = splice.plan(source, tree, wanted) if self.splice else None
         if plan is not None:
             try:
@@ -76,7 +79,7 @@ class Engine:
     def _run(self, source: str, suppressions: suppress.Suppressions, plan: splice.Plan | None,
              judgement: Judgement) -> Migration:
         text = source if plan is None else plan.text
-        module, migrator, new = self._transform(source, text)
+        module, migrator, new = self._transform(source, text, judgement.origins)
         if not migrator.sites and not suppressions.lines and not judgement.notes:
             return Migration(source, source)
         anchor_node = migrator.anchor.original if migrator.anchor else None
@@ -92,7 +95,7 @@ class Engine:
         hits = [(lines[id(s.node)][0], s.rule.id) for s in migrator.sites]
         hits += [(n.line, n.rule.id) for n in judgement.notes] + judged_hits
         if suppressed:  # run again without the suppressed and vetoed edits
-            migrator = Migrator(self.index, migrator.bindings, text, suppressed)
+            migrator = Migrator(self.index, migrator.bindings, text, suppressed, migrator.origins)
             new = module.visit(migrator)
             unseen = [s.node for s in migrator.sites if id(s.node) not in lines]
             if unseen and not isinstance(lines, collections.defaultdict):  # a report an edit had hidden
@@ -100,7 +103,9 @@ class Engine:
         sites = _required(s for s in migrator.sites if not suppressions.covers(lines[id(s.node)][0], s.rule.id))
         added, code = [], source  # findings alone leave the source as it is
         if any(s.severity is None for s in sites):
-            new, added = self._ensure_imports(new, migrator)
+            # edits of environment variable names alone need no import (a launcher, a config module)
+            imports = any(s.severity is None and "environment" not in s.rule.tags for s in sites)
+            new, added = self._ensure_imports(new, migrator, imports)
             code = new.code + _lost_tail(text, module)  # spliced text: an error here means parse it all
             _check_parses(code, text, sites)
             if plan is not None:  # put the placeholders back
@@ -111,13 +116,13 @@ class Engine:
         edits = [Edit(rule.id, import_line, 1, f"import {name}") for rule, name in added]
         return self._result(source, code, sites, lines, edits, findings)
 
-    def _transform(self, source: str, text: str):
+    def _transform(self, source: str, text: str, origins: dict):
         """Parse ``text`` (``source`` or its plan's text) and run every rule over it once."""
         newline = _NEWLINE.search(source)
         config = cst.PartialParserConfig(default_newline=newline.group() if newline else "\n")
         try:
             module = cst.parse_module(text, config)
-            migrator = Migrator(self.index, Bindings.of_module(module), text)
+            migrator = Migrator(self.index, Bindings.of_module(module), text, origins=origins)
             return module, migrator, module.visit(migrator)
         except cst.ParserSyntaxError as exc:
             raise _syntax_error(source, exc) from None
@@ -127,11 +132,12 @@ class Engine:
     def _unused(self, suppressions: suppress.Suppressions, hits: list[tuple[int, str]]) -> list[Finding]:
         return _unused(suppressions, hits, self.book)
 
-    def _ensure_imports(self, new: cst.Module, migrator: Migrator):
-        """Add the imports that edits need: names written in full, then each import rule's module."""
+    def _ensure_imports(self, new: cst.Module, migrator: Migrator, rule_imports: bool = True):
+        """Add the imports that edits need: names written in full, then (``rule_imports``) each
+        import rule's module."""
         modules = list(migrator.needed)
         rules: list[Rule | None] = [None] * len(modules)
-        for rule in self.index.imports:
+        for rule in self.index.imports if rule_imports else ():
             module = rule.get("module")
             if module in modules:
                 rules[modules.index(module)] = rule
@@ -400,4 +406,4 @@ def migrate_source(source: str, book: RuleBook | None = None) -> Migration:
     """Migrate one source text with ``book`` (the built-in rules by default)."""
     from .versions import for_release
 
-    return Engine(book or for_release(load_rulebook())).migrate(source)
+    return Engine(book or for_release(load_rulebook().select())).migrate(source)

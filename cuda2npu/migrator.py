@@ -38,8 +38,10 @@ class Site:
 class Migrator(cst.CSTTransformer):
     """Applies every rule in one pass and records the sites it acted on."""
 
-    def __init__(self, index: RuleIndex, bindings: Bindings, text: str, suppressed: frozenset = frozenset()):
+    def __init__(self, index: RuleIndex, bindings: Bindings, text: str, suppressed: frozenset = frozenset(),
+                 origins: dict | None = None):
         super().__init__()
+        self.origins = origins or {}  # name -> the callables whose results it holds (cuda2npu.origins)
         self.suppressed = suppressed  # (id of node, rule id) pairs not to edit
         self.index = index
         self.bindings = bindings

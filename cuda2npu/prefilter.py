@@ -22,9 +22,11 @@ def triggers(rule: Rule, *, dependent: bool = False) -> set[str]:
     spelled = rule.get("spelled") and (dependent or rule.get("parsed_only"))
     if rule.kind in ("import", "text", "support") or spelled or (rule.get("requires") and not dependent):
         return set()  # they act only alongside other rules' edits, or on other files
+    if rule.kind == "attribute" and rule.get("results_of") and dependent:  # the statements reading them
+        return set(rule.matches())
     if rule.get("trigger") or rule.kind == "context":  # a context rule acts only alongside others, or
         return set(rule.get("trigger") or ())          # on the words of its own trigger
-    if rule.kind == "string":
+    if rule.kind in ("string", "attribute"):
         return set(rule.matches())
     match = rule.get("match")
     return {name.split(".")[-1] for name in (match if isinstance(match, list) else [match])}
@@ -36,9 +38,12 @@ def trigger_pattern(book: RuleBook, *, dependent: bool = False, extra=()) -> re.
     words = {w for rule in book for w in triggers(rule, dependent=dependent)} | set(extra)
     folded = sorted({w.lower() for rule in book if rule.kind == "string" and rule.get("ignore_case")
                      for w in triggers(rule, dependent=dependent)})
-    if not words:
+    families = sorted(w[:-1] for w in words if w.endswith("*"))  # string families: NAME_ and more
+    words -= {w + "*" for w in families}
+    if not words and not families:
         return None
-    alternation = _trie(sorted(words)) + ("|(?i:%s)" % _trie(folded) if folded else "")
+    alternation = "|".join(([_trie(sorted(words))] if words else []) + ["(?i:%s)" % _trie(folded)] * bool(folded)
+                           + ["(?:%s)\\w+" % _trie(families)] * bool(families))
     return re.compile(r"\b(?:%s)\b" % alternation)
 
 

@@ -32,12 +32,13 @@ _COMMON_OPTIONAL = ("why", "severity", "examples", "trigger", "tags", "requires"
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rename": (("match", "replace"), ("members", "message", "module", "importable", "exact")),
     "report": (("match", "message"), ("members", "once")),
-    "attribute": (("match",), ("replace", "call", "keywords", "message", "max_positional", "accepts", "not_on")),
-    "string": (("match",), ("replace", "device", "prefix", "ignore_case", "message")),
+    "attribute": (("match",), ("replace", "call", "keywords", "message", "max_positional", "accepts", "not_on",
+                               "results_of", "unsupported", "imported")),
+    "string": (("match",), ("replace", "device", "prefix", "ignore_case", "message", "known")),
     "call": (("match", "replace"), ("drop", "unsupported", "defaults", "max_positional", "message")),
     "argument": (("match",), ("members", "rename", "unsupported", "message")),
     "import": (("module", "after"), ()),
-    "text": (("files", "match"), ("replace", "message", "unless")),
+    "text": (("files", "match"), ("replace", "message", "unless", "known", "comments")),
     "context": (("check", "message"), CONTEXT_FIELDS),
     "support": (("status", "message"), ()),  # expanded into reports by opsupport.expand
 }
@@ -87,7 +88,7 @@ class Rule:
         return self.spec.get(name, default)
 
     def matches(self) -> list[str]:
-        """The literal values a string rule matches."""
+        """The literal values a string rule matches (the names of an attribute rule)."""
         match = self.spec["match"]
         return list(match) if isinstance(match, list) else [match]
 
@@ -140,17 +141,21 @@ class RuleBook:
 
         A selection names rewrites and reports; the rules that act only alongside them stay unless
         ignored by name or prefix: the imports that make the rewritten names exist (``--select NPU2``
-        still adds ``import torch_npu``) and the context rules that keep them right."""
+        still adds ``import torch_npu``) and the context rules that keep them right. A rule tagged
+        ``opt-in`` runs only where a ``select`` code is its whole id."""
         select, ignore = list(select), list(ignore)
         for code in select + ignore:
             if not any(r.id.startswith(code) for r in self.rules) and not UNUSED.startswith(code):
                 raise RuleError("--select/--ignore", f"no rule matches '{code}'")
         kept = [r for r in self.rules
-                if (not select or r.kind in ALONGSIDE or any(r.id.startswith(c) for c in select))
+                if (r.id in select if "opt-in" in r.tags else
+                    not select or r.kind in ALONGSIDE or any(r.id.startswith(c) for c in select))
                 and not any(r.id.startswith(c) for c in ignore)]
         unused = (self.unused_check and (not select or any(UNUSED.startswith(c) for c in select))
                   and not any(UNUSED.startswith(c) for c in ignore))
-        return RuleBook(tuple(kept), self.target, unused, self.complete and len(kept) == len(self.rules))
+        ids = {r.id for r in kept}
+        default = all(r.id in ids for r in self.rules if "opt-in" not in r.tags)
+        return RuleBook(tuple(kept), self.target, unused, self.complete and default)
 
 
 class _LineDict(dict):

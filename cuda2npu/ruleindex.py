@@ -52,7 +52,7 @@ class RuleIndex:
         self.symbols = symbol_index(book)
         self.calls: dict[str, Rule] = {}
         self.arguments: dict[str, list[Rule]] = {}
-        self.attributes: dict[str, Rule] = {}
+        self.attributes: dict[str, list[Rule]] = {}  # by name; rules limited to receivers (``results_of``) first
         self.strings: dict[str, Rule] = {}
         self.folded_strings: dict[str, Rule] = {}  # rules with ignore_case, by the lower-cased value
         self.string_patterns: list[tuple[Rule, str, re.Pattern[str]]] = []
@@ -66,11 +66,14 @@ class RuleIndex:
                 for old, _ in rule.pairs():
                     self.arguments.setdefault(old, []).append(rule)
             elif rule.kind == "attribute":
-                self.attributes.setdefault(rule.get("match"), rule)
+                for name in rule.matches():
+                    self.attributes.setdefault(name, []).append(rule)
             elif rule.kind == "string":
                 for word in rule.matches():
                     flags = re.I if rule.get("ignore_case") else 0
-                    if rule.get("device"):
+                    if word.endswith("*"):  # a family: the prefix and any name going on from it
+                        pattern = re.compile(re.escape(word[:-1]) + r"\w+")
+                    elif rule.get("device"):
                         pattern = re.compile(re.escape(word) + _DEVICE_SUFFIX, flags)
                     elif rule.get("prefix"):
                         pattern = re.compile(re.escape(word) + r"(?: .*)?", re.S | flags)
@@ -80,6 +83,9 @@ class RuleIndex:
                             self.folded_strings.setdefault(word.lower(), rule)
                         continue
                     self.string_patterns.append((rule, word, pattern))
+        for rules in self.attributes.values():
+            rules.sort(key=lambda r: r.get("results_of") is None)
+        self.origins = any(r.get("results_of") for r in book.of_kind("attribute"))  # does a file need them
         # CUDA-only APIs (report rules tagged cuda-only): what guards protect, what sibling modules hold
         self.cuda_only: PrefixIndex[Rule] = PrefixIndex()
         for rule in book:
@@ -139,20 +145,33 @@ class RuleIndex:
         """Whether any rule could act on ``source``: a file without a trigger word is never parsed."""
         return self.trigger is not None and self.trigger.search(source) is not None
 
-    def string(self, text: str) -> tuple[Rule, str, str | None] | None:
-        """For a string literal's content: the rule, the word it matched and the new text (None: report)."""
+    def string(self, text: str) -> tuple[Rule, str, str | None, str] | None:
+        """For a string literal's content: the rule, the word it matched, the new text (None:
+        report) and the name the rule would write (for a report's ``{replace}``)."""
         rule = self.strings.get(text)
         if rule is not None:
-            return rule, text, rule.get("replace")
+            return _known(rule, text, rule.get("replace"))
         rule = self.folded_strings.get(text.lower())
         if rule is not None:  # written in the case of the original: code may compare it after .upper()
             replace = rule.get("replace")
-            return rule, text, None if replace is None else _same_case(text, replace)
+            return _known(rule, text, None if replace is None else _same_case(text, replace))
         for rule, word, pattern in self.string_patterns:
             if pattern.fullmatch(text):
                 replace = rule.get("replace")
-                return rule, text[:len(word)], None if replace is None else replace + text[len(word):]
+                if word.endswith("*"):  # a family: the whole name, its twin going on the same way
+                    return _known(rule, text, None if replace is None else replace[:-1] + text[len(word) - 1:])
+                return _known(rule, text[:len(word)], None if replace is None else replace + text[len(word):])
         return None
+
+
+def _known(rule: Rule, word: str, text: str | None) -> tuple[Rule, str, str | None, str]:
+    """A rule with ``known`` writes only names of that list: any other it reports."""
+    which = rule.get("known")
+    if text is not None and which is not None:
+        from .known import names
+        if text not in names(which):
+            return rule, word, None, text
+    return rule, word, text, text or ""
 
 
 def _same_case(original: str, new: str) -> str:

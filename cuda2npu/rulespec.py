@@ -19,7 +19,7 @@ from .context.schema import validate as validate_context
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # The placeholders each kind fills in its ``message`` (a rename's message is shown as written).
-PLACEHOLDERS = {"report": ("name",), "attribute": ("name",), "string": ("name",),
+PLACEHOLDERS = {"report": ("name",), "attribute": ("name", "keyword"), "string": ("name", "replace"),
                 "call": ("name", "replace", "reason"), "argument": ("name", "keyword"),
                 "support": ("name", "soc", "torch", "page")}
 STATUSES = ("unsupported", "cpu_fallback", "cpu_only")
@@ -43,11 +43,22 @@ def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
         elif name in spec and not (isinstance(value, str) and _DOTTED.match(value)):
             raise fail(name, f"must be a dotted name, got {value!r}")
     if kind == "attribute":
-        for name in ("match", "replace"):
-            if name in spec and not (isinstance(spec[name], str) and _IDENT.match(spec[name])):
-                raise fail(name, f"must be an identifier, got {spec[name]!r}")
+        match = spec["match"]
+        if isinstance(match, list):
+            if not match or not _is_ident_list(match) or "replace" in spec:
+                raise fail("match", "a list of identifiers (a report: without 'replace')")
+        elif not (isinstance(match, str) and _IDENT.match(match)):
+            raise fail("match", f"must be an identifier, got {match!r}")
+        if "replace" in spec and not (isinstance(spec["replace"], str) and _IDENT.match(spec["replace"])):
+            raise fail("replace", f"must be an identifier, got {spec['replace']!r}")
         if "replace" not in spec and "message" not in spec:
             raise fail("message", "an attribute rule without 'replace' reports: it needs a message")
+        results = spec.get("results_of")
+        if results is not None and not (isinstance(results, list) and results and all(
+                isinstance(p, str) and _DOTTED.match(p.replace("*", "x")) for p in results)):
+            raise fail("results_of", "must be a list of dotted names of callables (`*` matches any part of one)")
+        if "unsupported" in spec and ("replace" in spec or not spec.get("call")):
+            raise fail("unsupported", "an attribute rule with 'unsupported' reports calls: it takes 'call: true' and no 'replace'")
         if "keywords" in spec:
             spec["keywords"] = _keyword_defaults(spec["keywords"], fail, "keywords")
         for name in ("accepts", "not_on"):
@@ -64,7 +75,25 @@ def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
                 raise fail(flag, "must be true or false")
         if "replace" not in spec and "message" not in spec:
             raise fail("message", "a string rule without 'replace' reports: it needs a message")
+        families = [w.endswith("*") for w in words]
+        if any(families):
+            if not all(families) or any("*" in w[:-1] or len(w) < 2 for w in words):
+                raise fail("match", "a family (NAME_*) ends with its one '*'; every value of the list must be one")
+            if any(spec.get(flag) for flag in ("device", "prefix", "ignore_case")):
+                raise fail("match", "a family (NAME_*) takes no device, prefix or ignore_case")
+        if "replace" in spec and spec["replace"].endswith("*") != any(families):
+            raise fail("replace", "a family's replace ends with '*' (the rest of the name is kept), "
+                                  "and only a family's does")
+    if "known" in spec:
+        from .known import LISTS
+        if spec["known"] not in LISTS:
+            raise fail("known", f"must be one of {', '.join(LISTS)}, got {spec['known']!r}")
+        if "replace" not in spec or "message" not in spec:
+            raise fail("known", "a rule with 'known' needs 'replace' (made where the new name is known) "
+                                "and 'message' (reported where it is not)")
     if kind == "text":
+        if "comments" in spec and not isinstance(spec["comments"], bool):
+            raise fail("comments", "must be true or false")
         if not (isinstance(spec["files"], list) and spec["files"] and all(isinstance(g, str) and g for g in spec["files"])):
             raise fail("files", "must be a list of file name patterns")
         if not isinstance(spec["match"], str):
@@ -86,7 +115,7 @@ def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
         return
     if kind == "argument" and not ("rename" in spec or "unsupported" in spec):
         raise fail("rename", "an argument rule needs 'rename' or 'unsupported'")
-    for name in ("call", "device", "prefix", "importable", "exact"):
+    for name in ("call", "device", "prefix", "importable", "exact", "imported"):
         if name in spec and not isinstance(spec[name], bool):
             raise fail(name, "must be true or false")
     for name in ("message",):
@@ -144,10 +173,10 @@ def _check_text_templates(spec: dict[str, Any], pattern, fail) -> None:
         if not isinstance(message, str):
             raise fail("message", "must be text")
         try:
-            message.format(*[""] * pattern.groups, match="")
+            message.format(*[""] * pattern.groups, match="", replace="")
         except (IndexError, KeyError, ValueError) as exc:
             raise fail("message", f"cannot be filled ({type(exc).__name__}: {exc}); it may use {{0}}.."
-                                  f"{{{max(pattern.groups - 1, 0)}}} for the groups and {{match}}") from None
+                                  f"{{{max(pattern.groups - 1, 0)}}} for the groups, {{match}} and {{replace}}") from None
 
 
 def _keyword_defaults(value: Any, fail, field: str = "unsupported") -> dict[str, str]:

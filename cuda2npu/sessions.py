@@ -44,13 +44,16 @@ class Flags:
     ops_everywhere: bool = False  # op support in every file naming an API, not only those parsed anyway
 
 
-def rulebook(rule_paths, select=(), ignore=(), *, fused_optimizers: bool = True) -> "RuleBook":
+def rulebook(rule_paths, select=(), ignore=(), *, fused_optimizers: bool = True, every: bool = False) -> "RuleBook":
     """The built-in rules plus ``rule_paths``, selected (``fused-optimizers = false`` drops the
-    rules tagged ``fused-optimizer``)."""
+    rules tagged ``fused-optimizer``; rules tagged ``opt-in`` run only when selected by id);
+    ``every``: all of them, for the catalog."""
     from .rulebook import RuleError, load_rulebook
 
     try:
         book = load_rulebook(rule_paths)
+        if every:
+            return book
         dropped = [] if fused_optimizers else book.tagged("fused-optimizer")
         return book.select(codes(select), [*codes(ignore), *dropped])
     except RuleError as exc:

@@ -1,5 +1,6 @@
 """Text rules: line-based rewrites and reports for non-Python files (shell scripts, env files,
-requirements). Comment lines (``#``) are left alone; line endings are kept.
+requirements). Comment lines (``#``) are left alone unless a rule asks for them (``comments``:
+``#SBATCH`` lines); line endings are kept.
 
 Patterns run on the ``regex`` engine with a time bound: a pattern that backtracks without end on
 some line (a user rule can bring one in, even through a repository's pyproject) fails that file
@@ -34,13 +35,15 @@ class TextRules:
                  and not (rule.id in self._unless and self._unless[rule.id].search(text, timeout=TIME_BOUND))]
         out, edits, findings = [], [], []
         for number, line in enumerate(text.splitlines(keepends=True), 1):
-            if not line.lstrip().startswith("#"):
-                for rule, rx in rules:
-                    try:
-                        line = _apply(rule, rx, line, number, edits, findings)
-                    except TimeoutError:
-                        raise SourceError(f"rule {rule.id}: its pattern took over {TIME_BOUND:g} s on this line "
-                                          "(it backtracks without end): file not migrated", number) from None
+            comment = line.lstrip().startswith("#")
+            for rule, rx in rules:
+                if comment and not rule.get("comments"):
+                    continue
+                try:
+                    line = _apply(rule, rx, line, number, edits, findings)
+                except TimeoutError:
+                    raise SourceError(f"rule {rule.id}: its pattern took over {TIME_BOUND:g} s on this line "
+                                      "(it backtracks without end): file not migrated", number) from None
             out.append(line)
         return Migration(text, "".join(out), edits, findings)
 
@@ -50,11 +53,20 @@ def _matches(rule: Rule, name: str) -> bool:
 
 
 def _apply(rule: Rule, rx: regex.Pattern, line: str, number: int, edits: list, findings: list) -> str:
-    replace = rule.get("replace")
-    for match in rx.finditer(line, timeout=TIME_BOUND):
-        if replace is None:
-            findings.append(Finding(rule.id, number, match.start() + 1, rule.severity,
-                                    rule.get("message").format(*match.groups(), match=match.group(0))))
-        else:
-            edits.append(Edit(rule.id, number, match.start() + 1, f"{match.group(0)} -> {match.expand(replace)}"))
-    return rx.sub(replace, line, timeout=TIME_BOUND) if replace is not None else line
+    """Each match of the rule on ``line``: replaced (an edit) or reported; with ``known``, replaced
+    only where the new text is in that list."""
+    replace, which = rule.get("replace"), rule.get("known")
+    known = None
+    if which is not None:
+        from .known import names
+        known = names(which)
+
+    def one(match) -> str:
+        new = match.expand(replace) if replace is not None else None
+        if new is None or (known is not None and new not in known):
+            findings.append(Finding(rule.id, number, match.start() + 1, rule.severity, rule.get("message").format(
+                *(g or "" for g in match.groups()), match=match.group(0), replace=new or "")))
+            return match.group(0)
+        edits.append(Edit(rule.id, number, match.start() + 1, f"{match.group(0)} -> {new}"))
+        return new
+    return rx.sub(one, line, timeout=TIME_BOUND)

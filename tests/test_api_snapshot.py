@@ -16,6 +16,9 @@ OUTSIDE = {
     "torch.OutOfMemoryError": "torch/_C/__init__.pyi class, re-exported by `from torch._C import *`",
     "torch.AcceleratorError": "torch/_C/__init__.pyi class, re-exported by `from torch._C import *`",
     "torch_npu.profiler.ProfilerActivity.NPU": "enum member used by torch_npu/profiler/profiler_interface.py",
+    "torch.distributed.Backend.HCCL": "set by Backend.register_backend('hccl', ...) in "
+                                      "torch_npu/_init/registry/distributed.py (register_backend sets Backend.<NAME>)",
+    "flash_attn_npu": "the flash-attn-npu package on PyPI (not part of torch_npu)",
 }
 BOOK = load_rulebook()
 

@@ -291,11 +291,66 @@ def test_environment():
         os.environ["CUDA_VISIBLE_DEVICES"] = "0"
         v = os.environ.get("CUDA_VISIBLE_DEVICES")
         ''', '''\
-        import torch_npu
         import os
         os.environ["ASCEND_RT_VISIBLE_DEVICES"] = "0"
         v = os.environ.get("ASCEND_RT_VISIBLE_DEVICES")
+        ''')  # environment variable names alone need no import torch_npu
+
+
+def test_environment_families():
+    result = migrate('''\
+        import os
+        import torch
+        os.environ["TORCH_NCCL_DUMP_ON_TIMEOUT"] = "1"
+        os.environ["TORCH_NCCL_AVOID_RECORD_STREAMS"] = "1"
+        os.environ["NCCL_IB_HCA"] = "mlx5"
+        os.environ["NCCL_BLOCKING_WAIT"] = "1"
+        os.environ["TORCH_FR_DUMP_TEMP_FILE"] = "/tmp/fr_"
+        x = torch.zeros(2).cuda()
         ''')
+    assert result.code == textwrap.dedent('''\
+        import os
+        import torch
+        import torch_npu
+        os.environ["TORCH_HCCL_DUMP_ON_TIMEOUT"] = "1"
+        os.environ["TORCH_NCCL_AVOID_RECORD_STREAMS"] = "1"
+        os.environ["NCCL_IB_HCA"] = "mlx5"
+        os.environ["HCCL_BLOCKING_WAIT"] = "1"
+        os.environ["TORCH_HCCL_DEBUG_INFO_TEMP_FILE"] = "/tmp/fr_"
+        x = torch.zeros(2).npu()
+        ''')
+    assert [(f.rule, f.line) for f in result.findings] == [("NPU412", 4), ("NPU419", 5)]
+    assert "torch_npu reads no TORCH_HCCL_AVOID_RECORD_STREAMS" in result.findings[0].message
+
+
+def test_device_properties_fields_read_from_the_result():
+    result = migrate('''\
+        import torch
+        props = torch.cuda.get_device_properties(0)
+        major = props.major
+        name = props.name
+        count = torch.cuda.get_device_properties(1).multi_processor_count
+
+        def other(p):
+            return p.major  # a parameter: not known to be device properties
+        ''')
+    assert [(f.rule, f.line, f.col) for f in result.findings if f.rule == "NPU219"] == [
+        ("NPU219", 3, 15), ("NPU219", 5, 45)]
+
+
+def test_diffusers_xformers_switch_by_receiver():
+    result = migrate('''\
+        from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
+        unet = UNet2DConditionModel.from_pretrained(path, subfolder="unet")
+        vae = AutoencoderKL.from_pretrained(path, subfolder="vae")
+        pipe = StableDiffusionPipeline.from_pretrained(path)
+        unet.enable_xformers_memory_efficient_attention()
+        vae.enable_xformers_memory_efficient_attention()
+        pipe.enable_xformers_memory_efficient_attention()
+        ''')
+    assert result.code.splitlines()[5:] == ["unet.enable_npu_flash_attention()", "vae.enable_npu_flash_attention()",
+                                            "pipe.enable_xformers_memory_efficient_attention()"]
+    assert [(f.rule, f.line) for f in result.findings] == [("NPU619", 7)]
 
 
 # -- optimizers -----------------------------------------------------------------------------

@@ -46,6 +46,7 @@ class Note:
 class Judgement:
     vetoes: list[Veto] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    origins: dict = field(default_factory=dict)  # for the rule kinds: cuda2npu.origins.origins
 
     def __bool__(self) -> bool:
         return bool(self.vetoes or self.notes)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from . import Kind, fill
-from .args import accepted, passes
+from .args import accepted, passes, unsupported
+from ..origins import UNKNOWN, callee, comes_from
 from ..rulebook import Rule
 from ..symbols import dotted
 
@@ -17,23 +18,41 @@ class AttributeKind(Kind):
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         """An attribute read (not assigned to); rules with ``call: true`` wait for the call."""
-        rule = self.m.index.attributes.get(node.attr.value)
-        if rule is not None and not rule.get("call") and self._receiver_ok(node, rule):
-            self._act(node, rule, called=False)
+        for rule in self.m.index.attributes.get(node.attr.value, ()):
+            if not rule.get("call") and self._receiver_ok(node, rule):
+                return self._act(node, rule, called=False)
 
     def visit_Call(self, node: cst.Call) -> None:
         if not isinstance(node.func, cst.Attribute):
             return
-        rule = self.m.index.attributes.get(node.func.attr.value)
-        if (rule is not None and rule.get("call") and self._receiver_ok(node.func, rule)
-                and passes(node, rule.get("keywords", {})) and accepted(node, rule)):
-            self._act(node.func, rule, called=True)
+        for rule in self.m.index.attributes.get(node.func.attr.value, ()):
+            if (rule.get("call") and self._receiver_ok(node.func, rule)
+                    and passes(node, rule.get("keywords", {})) and accepted(node, rule)):
+                if "unsupported" not in rule.spec:
+                    return self._act(node.func, rule, called=True)
+                kept = unsupported(node, rule.get("unsupported"))[1]
+                if kept:  # passed with a value that needs what the target lacks
+                    for keyword in kept:
+                        self.m.finding(node.func.attr, rule, fill(rule.get("message"), name=f".{node.func.attr.value}()",
+                                                                  keyword=keyword))
+                    return
 
     def _receiver_ok(self, node: cst.Attribute, rule: Rule) -> bool:
-        """Not an attribute of an imported module, nor of a receiver the rule excludes (``self``)."""
+        """Not an attribute of an imported name (a module: ``torch.cuda``; unless ``imported``), nor
+        of a receiver the rule excludes (``self``); with ``results_of``, a receiver that is the result of
+        one of those calls."""
         receiver = dotted(node.value)
         own = receiver is not None and len(receiver) == 1 and receiver[0] in rule.get("not_on", ())
-        return not own and not self.m.is_module(node.value)
+        if own or (self.m.is_module(node.value) and not rule.get("imported")):
+            return False
+        results = rule.get("results_of")
+        return results is None or comes_from(self._origin(node.value, receiver), results)
+
+    def _origin(self, value: cst.BaseExpression, receiver: list[str] | None) -> frozenset[str] | None:
+        if isinstance(value, cst.Call):  # get_device_properties(0).major
+            func = dotted(value.func)
+            return frozenset([callee(".".join(func), self.m.bindings) if func else UNKNOWN])
+        return self.m.origins.get(".".join(receiver)) if receiver else None
 
     def _act(self, node: cst.Attribute, rule: Rule, *, called: bool) -> None:
         old, new, parens = node.attr.value, rule.get("replace"), "()" if called else ""

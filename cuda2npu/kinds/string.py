@@ -15,9 +15,9 @@ class StringKind(Kind):
         found = m.index.string(original.raw_value)
         if found is None:
             return updated
-        rule, word, text = found
+        rule, word, text, twin = found
         if text is None:
-            m.finding(original, rule, fill(rule.get("message"), name=word))
+            m.finding(original, rule, fill(rule.get("message"), name=word, replace=twin))
             return updated
         value = f"{original.prefix}{original.quote}{text}{original.quote}"
         if not m.edit(original, rule, f"{original.value} -> {value}"):
@@ -34,9 +34,9 @@ class StringKind(Kind):
         head = parts[0].value
         if found is None or not head.startswith(found[1]):
             return updated
-        rule, word, text = found
+        rule, word, text, twin = found
         if text is None:
-            m.finding(original, rule, fill(rule.get("message"), name=word))
+            m.finding(original, rule, fill(rule.get("message"), name=word, replace=twin))
             return updated
         new = text[:len(rule.get("replace"))]  # the new name, in the case the rule writes it in
         if not m.edit(original, rule, f"f-string {word!r} -> {new!r}"):

@@ -1,0 +1,71 @@
+"""Where a file's names get their values: the callables whose results it assigns to them.
+
+For rules that act on an attribute only where its receiver comes from a given call (``results_of``):
+``props = torch.cuda.get_device_properties(0)`` makes ``props`` a device-properties object, and
+``self.unet = UNet2DConditionModel.from_pretrained(...)`` a diffusers model. Read from Python's
+``ast`` of the whole file (also the statements the splicer leaves out), flow- and
+scope-insensitive: a name the file binds in any other way too has an unknown origin.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+
+from .symbols import Bindings
+
+UNKNOWN = ""  # the origin of a value that is not the result of a call to a resolved name
+
+
+def _dotted(node: ast.AST) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def callee(name: str | None, bindings: Bindings) -> str:
+    """The full dotted name of a called chain (``UNet.from_pretrained`` ->
+    ``diffusers.UNet.from_pretrained``), or :data:`UNKNOWN`."""
+    if not name:
+        return UNKNOWN
+    qualified = bindings.qualify(name.split("."))
+    return ".".join(qualified[0]) if qualified else UNKNOWN
+
+
+def origins(tree: ast.Module, bindings: Bindings) -> dict[str, frozenset[str]]:
+    """For each name or dotted target (``self.unet``) the file assigns: the callables whose
+    results it is given (:data:`UNKNOWN` for any other value, a loop, a parameter, ...)."""
+    found: dict[str, set[str]] = {}
+
+    def bind(target: ast.AST, value: ast.AST | None) -> None:
+        key = _dotted(target)
+        if key is None:
+            for inner in getattr(target, "elts", ()):  # a, b = ...: unknown parts
+                bind(inner, None)
+            return
+        origin = callee(_dotted(value.func), bindings) if isinstance(value, ast.Call) else UNKNOWN
+        found.setdefault(key, set()).add(origin)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                bind(target, node.value)
+        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
+            bind(node.target, node.value)
+        elif isinstance(node, (ast.AugAssign, ast.For, ast.AsyncFor, ast.comprehension)):
+            bind(node.target, None)
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            bind(node.optional_vars, None)
+        elif isinstance(node, ast.arg):
+            found.setdefault(node.arg, set()).add(UNKNOWN)
+    return {key: frozenset(values) for key, values in found.items()}
+
+
+def comes_from(values: frozenset[str] | None, patterns) -> bool:
+    """Whether every origin of a value matches one of ``patterns`` (globs over dotted names)."""
+    return bool(values) and all(v and any(fnmatch.fnmatchcase(v, p) for p in patterns) for v in values)
