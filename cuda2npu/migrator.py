@@ -74,7 +74,7 @@ class Migrator(cst.CSTTransformer):
         if (id(node), rule.id) in self.suppressed:
             return False
         self.sites.append(Site(node, rule, message))
-        note = rule.get("message") if rule.kind == "rename" else None
+        note = rule.get("message") if rule.kind in ("rename", "attribute") else None  # a note next to the edit
         if note:
             self.sites.append(Site(node, rule, note, rule.severity))
         return True

@@ -37,6 +37,19 @@ def callee(name: str | None, bindings: Bindings) -> str:
     return ".".join(qualified[0]) if qualified else UNKNOWN
 
 
+def result_of(value: ast.AST | None, bindings: Bindings) -> str:
+    """What a value is the result of: ``diffusers.UNet.from_pretrained`` for
+    ``UNet.from_pretrained(...)``, ``diffusers.UNet.from_pretrained().to`` for a method called on
+    that result (``.to(device)``: rules' patterns say which such chains they accept)."""
+    if not isinstance(value, ast.Call):
+        return UNKNOWN
+    func = value.func
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+        inner = result_of(func.value, bindings)
+        return f"{inner}().{func.attr}" if inner else UNKNOWN
+    return callee(_dotted(func), bindings)
+
+
 def origins(tree: ast.Module, bindings: Bindings) -> dict[str, frozenset[str]]:
     """For each name or dotted target (``self.unet``) the file assigns: the callables whose
     results it is given (:data:`UNKNOWN` for any other value, a loop, a parameter, ...)."""
@@ -48,8 +61,7 @@ def origins(tree: ast.Module, bindings: Bindings) -> dict[str, frozenset[str]]:
             for inner in getattr(target, "elts", ()):  # a, b = ...: unknown parts
                 bind(inner, None)
             return
-        origin = callee(_dotted(value.func), bindings) if isinstance(value, ast.Call) else UNKNOWN
-        found.setdefault(key, set()).add(origin)
+        found.setdefault(key, set()).add(result_of(value, bindings))
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign):

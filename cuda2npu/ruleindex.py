@@ -17,9 +17,10 @@ _IMPORT_PREFIX = re.compile(r"[ \t]*(?:from|import(?:[ \t]+[\w.]+(?:[ \t]+as[ \t
 
 
 def symbol_index(book: RuleBook) -> PrefixIndex[tuple[Rule, str | None]]:
-    """Rename and report rules by the dotted names they match, with their new names (None: report)."""
+    """Rename and report rules by the dotted names they match, with their new names (None: report).
+    A rename wins over a report of the same name (the report is its fallback when it is not selected)."""
     index: PrefixIndex[tuple[Rule, str | None]] = PrefixIndex()
-    for rule in book:
+    for rule in sorted(book, key=lambda r: r.kind != "rename"):
         if rule.kind in ("rename", "report"):
             for old, new in rule.pairs():
                 index.add(old, (rule, new), exact=bool(rule.get("exact")))

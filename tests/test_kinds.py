@@ -350,7 +350,7 @@ def test_diffusers_xformers_switch_by_receiver():
         ''')
     assert result.code.splitlines()[5:] == ["unet.enable_npu_flash_attention()", "vae.enable_npu_flash_attention()",
                                             "pipe.enable_xformers_memory_efficient_attention()"]
-    assert [(f.rule, f.line) for f in result.findings] == [("NPU619", 7)]
+    assert [(f.rule, f.line) for f in result.findings] == [("NPU618", 5), ("NPU618", 6), ("NPU619", 7)]
 
 
 # -- optimizers -----------------------------------------------------------------------------
@@ -503,3 +503,15 @@ def test_backend_names_in_any_case_keep_their_case():
             dist.init_process_group(backend="Hccl")
         label = "NCCL backend"
         ''')
+
+
+def test_opt_in_rule_runs_only_when_selected_by_id():
+    from cuda2npu.sessions import rulebook
+    from cuda2npu.versions import for_release
+
+    source = "from flash_attn import flash_attn_func\n"
+    default = Engine(for_release(rulebook(()))).migrate(source)
+    assert default.code == source and [f.rule for f in default.findings] == ["NPU604"]
+    assert "NPU611" not in {r.id for r in rulebook((), ["NPU"])}  # a prefix does not select it
+    chosen = Engine(for_release(rulebook((), ["NPU", "NPU611"]))).migrate(source)
+    assert chosen.code == "import torch_npu\nfrom flash_attn_npu import flash_attn_func\n"

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cuda2npu.rulebook import load_rulebook
+
 from cuda2npu.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +73,9 @@ def test_the_hooks_match_the_files_cuda2npu_migrates():
             assert files.search(name), name
         for name in ("README.md", "setup.py.orig", "data/train.csv"):
             assert not files.search(name), name
+        for pattern in {p for rule in load_rulebook().of_kind("text") for p in rule.get("files")}:
+            name = "sub/" + pattern.replace("*", "x")  # a file each text rule reads, in a folder
+            assert files.search(name), f"{hook['id']} never passes {name} (text rule files {pattern})"
 
 
 def test_the_templates_commands_on_a_team_repository(tmp_path):
