@@ -66,7 +66,7 @@ class Engine:
             wanted = splice.wanted_lines(source, tree, self.index.site_pattern(source), imports)
             _refuse_huge_statements(source, tree, wanted)
             judgement = judge(source, tree, self.index, project, wanted, imports)
-            if self.index.origins:  # for attribute rules limited to receivers from given calls
+            if self.index.origins and self.index.origins.search(source):  # for rules with results_of
                 judgement.origins = origins(tree, Bindings.of_ast(tree))
             plan = splice.plan(source, tree, wanted) if self.splice else None
         if plan is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from .prefilter import trigger_pattern
@@ -86,7 +87,9 @@ class RuleIndex:
                     self.string_patterns.append((rule, word, pattern))
         for rules in self.attributes.values():
             rules.sort(key=lambda r: r.get("results_of") is None)
-        self.origins = any(r.get("results_of") for r in book.of_kind("attribute"))  # does a file need them
+        # Does a file need its origins (cuda2npu.origins): only if it names a results_of rule's trigger.
+        self.origins = trigger_pattern(dataclasses.replace(book, rules=tuple(
+            r for r in book.of_kind("attribute") if r.get("results_of"))))
         # CUDA-only APIs (report rules tagged cuda-only): what guards protect, what sibling modules hold
         self.cuda_only: PrefixIndex[Rule] = PrefixIndex()
         for rule in book:
