@@ -12,20 +12,15 @@ from __future__ import annotations
 import ast
 import fnmatch
 
+from .context.facts import dotted
 from .symbols import Bindings
 
 UNKNOWN = ""  # the origin of a value that is not the result of a call to a resolved name
 
 
 def _dotted(node: ast.AST) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
+    parts = dotted(node)
+    return ".".join(parts) if parts else None
 
 
 def callee(name: str | None, bindings: Bindings) -> str:
