@@ -25,6 +25,11 @@ class TextRules:
     def __init__(self, book: RuleBook):
         self.rules = [(rule, regex.compile(rule.get("match"))) for rule in book.of_kind("text")]
         self._unless = {rule.id: regex.compile(rule.get("unless")) for rule in book.of_kind("text") if rule.get("unless")}
+        if any(rule.get("known") for rule, _ in self.rules):
+            from .known import names
+            self._known = {rule.id: names(rule.get("known")) for rule, _ in self.rules if rule.get("known")}
+        else:
+            self._known = {}
 
     def applies(self, name: str) -> bool:
         return any(_matches(rule, name) for rule, _ in self.rules)
@@ -40,7 +45,7 @@ class TextRules:
                 if comment and not rule.get("comments"):
                     continue
                 try:
-                    line = _apply(rule, rx, line, number, edits, findings)
+                    line = _apply(rule, rx, line, number, edits, findings, self._known.get(rule.id))
                 except TimeoutError:
                     raise SourceError(f"rule {rule.id}: its pattern took over {TIME_BOUND:g} s on this line "
                                       "(it backtracks without end): file not migrated", number) from None
@@ -52,14 +57,11 @@ def _matches(rule: Rule, name: str) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in rule.get("files"))
 
 
-def _apply(rule: Rule, rx: regex.Pattern, line: str, number: int, edits: list, findings: list) -> str:
-    """Each match of the rule on ``line``: replaced (an edit) or reported; with ``known``, replaced
-    only where the new text is in that list."""
-    replace, which = rule.get("replace"), rule.get("known")
-    known = None
-    if which is not None:
-        from .known import names
-        known = names(which)
+def _apply(rule: Rule, rx: regex.Pattern, line: str, number: int, edits: list, findings: list,
+           known: frozenset[str] | None) -> str:
+    """Each match of the rule on ``line``: replaced (an edit) or reported; with ``known`` (the list
+    the rule names), replaced only where the new text is in it."""
+    replace = rule.get("replace")
 
     def one(match) -> str:
         new = match.expand(replace) if replace is not None else None
