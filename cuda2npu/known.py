@@ -20,7 +20,3 @@ def names(which: str) -> frozenset[str]:
     """The names of list ``which`` (one of :data:`LISTS`)."""
     return frozenset(json.loads(_DATA.read_text(encoding="utf-8"))[which])
 
-
-def release() -> str:
-    """The torch_npu release the lists were read from."""
-    return json.loads(_DATA.read_text(encoding="utf-8"))["torch_npu"]
