@@ -51,6 +51,7 @@ class Migrator(cst.CSTTransformer):
         self.stores: set[int] = set()  # attribute nodes assigned to
         self.string_skip: set[int] = set()  # strings used as attribute names
         self.enums: list[bool] = []  # per enclosing class: is it an Enum
+        self.alternatives: set[int] = set()  # values that are one of several: branches, elements, operands
         self.calls: dict[int, CallPlan] = {}
         self.defs = 0  # enclosing defs and classes
         self.depth = 0  # enclosing indented blocks
@@ -133,13 +134,22 @@ class Migrator(cst.CSTTransformer):
         return not self._aware(*tests)
 
     def visit_IfExp(self, node: cst.IfExp) -> bool:
+        self.alternatives.update((id(node.body), id(node.orelse)))
         return not self._aware(node)
+
+    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
+        self.alternatives.update((id(node.left), id(node.right)))
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        self.alternatives.update([id(node.left), *(id(c.comparator) for c in node.comparisons)])
 
     def visit_Dict(self, node: cst.Dict) -> bool:
         keys = [e.key for e in node.elements if isinstance(e, cst.DictElement)]
+        self.alternatives.update(id(e.value) for e in node.elements)
         return not self._aware(*[k for k in keys if isinstance(k, cst.BaseString)])
 
     def _collection(self, node: cst.List | cst.Tuple | cst.Set) -> bool:
+        self.alternatives.update(id(e.value) for e in node.elements)
         return not self._aware(*[e.value for e in node.elements if isinstance(e.value, cst.BaseString)])
 
     visit_List = visit_Tuple = visit_Set = _collection
@@ -176,6 +186,25 @@ class Migrator(cst.CSTTransformer):
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self.stores.add(id(node.target))
+        if node.value is not None:
+            self.call.reference(node.value)
+
+    # values passed on: a callable of a call rule that is not called here
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self.call.reference(node.value)
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        self.call.reference(node.value)
+
+    def visit_Element(self, node: cst.BaseElement) -> None:
+        self.call.reference(node.value)
+
+    def visit_DictElement(self, node: cst.DictElement) -> None:
+        self.call.reference(node.value)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self.call.reference(node.value)
 
     def visit_Import(self, node: cst.Import) -> bool:
         return False  # handled whole in leave_Import

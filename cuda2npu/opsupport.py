@@ -68,6 +68,13 @@ def expand(book: RuleBook, release: Release, soc: str = DEFAULT_SOC, everywhere:
         if rule.kind != "support":
             out.append(rule)
             continue
+        if rule.get("status") == "float64":  # a check of the calls' arguments, not a report of names
+            message = rule.get("message").format(name="{name}", soc=socs()[soc], torch=pages, page="{page}",
+                                                 value="{value}")
+            apis = {name: f"Ascend/pytorch {page}" for name, page in names("float64", pages, soc)}
+            out.append(dataclasses.replace(rule, kind="context", examples=(),
+                                           spec={"check": "float64-args", "apis": apis, "message": message}))
+            continue
         by_page: dict[str, list[str]] = {}
         for name, page in names(rule.get("status"), pages, soc):
             if taken.longest(name.split(".")) is None:

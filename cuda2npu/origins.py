@@ -4,7 +4,8 @@ For rules that act on an attribute only where its receiver comes from a given ca
 ``props = torch.cuda.get_device_properties(0)`` makes ``props`` a device-properties object, and
 ``self.unet = UNet2DConditionModel.from_pretrained(...)`` a diffusers model. Read from Python's
 ``ast`` of the whole file (also the statements the splicer leaves out), flow- and
-scope-insensitive: a name the file binds in any other way too has an unknown origin.
+scope-insensitive: a name the file binds in any other way too has an unknown origin (``x += y``
+updates ``x`` in place and keeps its origin).
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ def result_of(value: ast.AST | None, bindings: Bindings) -> str:
     return callee(_dotted(func), bindings)
 
 
-def origins(tree: ast.Module, bindings: Bindings) -> dict[str, frozenset[str]]:
+def origins(tree: ast.Module, bindings: Bindings, describe=result_of) -> dict[str, frozenset[str]]:
     """For each name or dotted target (``self.unet``) the file assigns: the callables whose
-    results it is given (:data:`UNKNOWN` for any other value, a loop, a parameter, ...)."""
+    results it is given (:data:`UNKNOWN` for any other value, a loop, a parameter, ...), or
+    whatever else ``describe(value, bindings)`` says of each value assigned."""
     found: dict[str, set[str]] = {}
 
     def bind(target: ast.AST, value: ast.AST | None) -> None:
@@ -56,7 +58,7 @@ def origins(tree: ast.Module, bindings: Bindings) -> dict[str, frozenset[str]]:
             for inner in getattr(target, "elts", ()):  # a, b = ...: unknown parts
                 bind(inner, None)
             return
-        found.setdefault(key, set()).add(result_of(value, bindings))
+        found.setdefault(key, set()).add(describe(value, bindings) if value is not None else UNKNOWN)
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign):
@@ -64,7 +66,7 @@ def origins(tree: ast.Module, bindings: Bindings) -> dict[str, frozenset[str]]:
                 bind(target, node.value)
         elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
             bind(node.target, node.value)
-        elif isinstance(node, (ast.AugAssign, ast.For, ast.AsyncFor, ast.comprehension)):
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):  # (`x += y` keeps x's origin)
             bind(node.target, None)
         elif isinstance(node, ast.withitem) and node.optional_vars is not None:
             bind(node.optional_vars, None)

@@ -22,7 +22,7 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PLACEHOLDERS = {"report": ("name",), "attribute": ("name", "keyword"), "string": ("name", "replace"),
                 "call": ("name", "replace", "reason"), "argument": ("name", "keyword"),
                 "support": ("name", "soc", "torch", "page")}
-STATUSES = ("unsupported", "cpu_fallback", "cpu_only")
+STATUSES = ("unsupported", "cpu_fallback", "cpu_only", "float64")
 # Facts of the torch_npu release a run is for, which any message may use (versions.for_release).
 RELEASE_PLACEHOLDERS = ("torch_npu", "compile_backends")  # the lists of data/op_support.json
 
@@ -70,9 +70,11 @@ def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
             raise fail("match", "must be text or a list of texts")
         if "replace" in spec and not isinstance(spec["replace"], str):
             raise fail("replace", "must be text")
-        for flag in ("device", "prefix", "ignore_case"):
+        for flag in ("device", "prefix", "ignore_case", "alone"):
             if flag in spec and not isinstance(spec[flag], bool):
                 raise fail(flag, "must be true or false")
+        if spec.get("alone") and "replace" in spec:
+            raise fail("alone", "limits where a string rule reports: it takes no 'replace'")
         if "replace" not in spec and "message" not in spec:
             raise fail("message", "a string rule without 'replace' reports: it needs a message")
         families = [w.endswith("*") for w in words]
@@ -118,11 +120,14 @@ def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
     for name in ("call", "device", "prefix", "importable", "exact", "imported"):
         if name in spec and not isinstance(spec[name], bool):
             raise fail(name, "must be true or false")
-    for name in ("message",):
+    for name in ("message", "uncalled"):
         if name in spec and not isinstance(spec[name], str):
             raise fail(name, "must be text")
     if kind in PLACEHOLDERS and isinstance(spec.get("message"), str):
-        _check_placeholders(spec["message"], PLACEHOLDERS[kind] + RELEASE_PLACEHOLDERS, fail)
+        extra = ("value",) if kind == "support" and spec.get("status") == "float64" else ()
+        _check_placeholders(spec["message"], PLACEHOLDERS[kind] + extra + RELEASE_PLACEHOLDERS, fail)
+    if isinstance(spec.get("uncalled"), str):
+        _check_placeholders(spec["uncalled"], ("name", "replace") + RELEASE_PLACEHOLDERS, fail, "uncalled")
     if "members" in spec:
         _check_members(spec["members"], has_replace=kind == "rename", fail=fail)
     if "drop" in spec and not _is_ident_list(spec["drop"]):
@@ -143,15 +148,15 @@ def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
         _check_defaults(spec["defaults"], fail)
 
 
-def _check_placeholders(template: str, allowed: tuple[str, ...], fail) -> None:
+def _check_placeholders(template: str, allowed: tuple[str, ...], fail, field: str = "message") -> None:
     """A message may use only the placeholders its kind fills: refused at load, not mid-run."""
     try:
         fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
     except ValueError as exc:
-        raise fail("message", f"is not a valid template: {exc}") from None
+        raise fail(field, f"is not a valid template: {exc}") from None
     for name in fields:
         if name not in allowed:
-            raise fail("message", f"unknown placeholder {{{name}}}; this kind fills "
+            raise fail(field, f"unknown placeholder {{{name}}}; this kind fills "
                                   + ", ".join(f"{{{a}}}" for a in allowed))
 
 

@@ -10,7 +10,7 @@ limits: "may fall back to the CPU" (``回退至CPU``), "CPU only" (``仅CPU支�
 
 Kept per page set: the APIs unsupported on each chip family (but a class whose own methods the
 page marks supported), those that may fall back to the CPU
-or run only there, and how many dtype lists leave out float64. Only APIs code names by a dotted
+or run only there, those whose dtype lists all leave out float64, and how many lists do. Only APIs code names by a dotted
 path are kept (a function, class or module; not a method such as ``Tensor.abs``, whose receiver
 a static tool cannot know), in one table of names with their pages that each set indexes.
 Run ``python scripts/sync_ops.py --repo PATH [--revision REV]``.
@@ -34,6 +34,7 @@ _ENTRY = re.compile(r"\*\*原生文档\*\*[：:]\s*\[([^\]]+)\]")
 _ROW = re.compile(r"^\|\s*<term>([^<]+)</term>\s*\|\s*([✔✘])\s*\|", re.M)
 _YES_NO = re.compile(r"\*\*是否支持\*\*[：:]\s*(是|否)?(.*)")
 _LIMITS = re.compile(r"\*\*限制与说明\*\*[：:](.*)", re.S)
+LISTS = ("cpu_fallback", "cpu_only", "float64")  # the lists of names per set, beside "unsupported"
 _DTYPES = re.compile(r"支持((?:\s*[，,、]?\s*(?:bf16|fp16|fp32|fp64|hif8|fp8\w*|u?int\d+|bool|complex\d+))+)")
 
 
@@ -85,7 +86,7 @@ def read_set(repo: Path, commit: str, folder: str) -> dict:
     pages = [p for p in git(repo, "ls-tree", "--name-only", f"{commit}:{ROOT}/{folder}").split("\n")
              if p.endswith(".md")]
     out = {"revision": commit, "folder": f"{ROOT}/{folder}", "entries": 0, "dtype_lists": 0, "no_fp64": 0,
-           "unsupported": {soc: [] for soc in SOCS}, "cpu_fallback": [], "cpu_only": [], "page": {}}
+           "unsupported": {soc: [] for soc in SOCS}, "cpu_fallback": [], "cpu_only": [], "float64": [], "page": {}}
     seen, supported = set(), {}
     for page in sorted(pages):
         text = git(repo, "show", f"{commit}:{ROOT}/{folder}/{page}")
@@ -107,11 +108,13 @@ def read_set(repo: Path, commit: str, folder: str) -> dict:
             if lists:
                 out["dtype_lists"] += 1
                 out["no_fp64"] += not any("fp64" in found for found in lists)
+                if findable and not any("fp64" in found for found in lists):
+                    out["float64"].append(name)
     for soc in SOCS:  # a class marked unsupported whose own methods are marked supported: the
         # page contradicts itself (torch.nn.TransformerEncoder ✘, its forward() ✔), so it is not kept
         runs = {name.rpartition(".")[0] for name, status in supported.items() if status.get(soc)}
         out["unsupported"][soc] = sorted(n for n in out["unsupported"][soc] if n not in runs)
-    for key in ("cpu_fallback", "cpu_only"):
+    for key in ("cpu_fallback", "cpu_only", "float64"):
         out[key].sort()
     return out
 
@@ -131,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     revision = git(args.repo, "rev-parse", args.revision).strip()
     sets = {torch_version(folder): read_set(args.repo, commit, folder)
             for folder, commit in page_sets(args.repo, revision).items()}
-    names = sorted({n for found in sets.values() for key in ("cpu_fallback", "cpu_only")
+    names = sorted({n for found in sets.values() for key in LISTS
                     for n in found[key]} | {n for found in sets.values() for v in found["unsupported"].values() for n in v})
     index = {name: i for i, name in enumerate(names)}
     pages = sorted({page for found in sets.values() for page in found["page"].values()})
@@ -139,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     for found in sets.values():
         del found["page"]
         found["unsupported"] = {soc: [index[n] for n in v] for soc, v in found["unsupported"].items()}
-        for key in ("cpu_fallback", "cpu_only"):
+        for key in LISTS:
             found[key] = [index[n] for n in found[key]]
     data = {"generated_by": "scripts/sync_ops.py",
             "source": {"repository": "https://gitcode.com/Ascend/pytorch (mirrored as github.com/Ascend/pytorch)",

@@ -32,10 +32,12 @@ def test_example(rule, n, example):
         assert len(result.findings) == example.findings
         assert run_text(rule, result.code).code == result.code
         return
-    # Import and context rules act only alongside rules that edit: their examples run with the whole book;
-    # a rule that requires others runs with them.
+    # Import and context rules (also a support rule that becomes one) act only alongside rules that
+    # edit: their examples run with the whole book; a rule that requires others runs with them.
     required = [r for r in BOOK if any(r.id.startswith(p) for p in rule.get("requires", []))]
-    engine = Engine(BOOK if rule.kind in ("import", "context") else for_release(RuleBook((rule, *required), BOOK.target), everywhere=True))
+    alone = for_release(RuleBook((rule, *required), BOOK.target), everywhere=True)
+    alongside = any(r.id == rule.id and r.kind in ("import", "context") for r in alone)
+    engine = Engine(for_release(BOOK) if alongside else alone)
     result = engine.migrate(example.before)
     assert result.code == example.after
     assert len([f for f in result.findings if f.rule == rule.id]) == example.findings

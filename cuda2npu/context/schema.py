@@ -21,6 +21,7 @@ CHECKS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "cuda-only-import": ({}, ("name", "module", "callee", "line", "rule", "summary")),
     "dispatching-module": ({"words": _WORDS}, ("edit", "line")),
     "device-agnostic": ({"markers": _NAMES}, ("edit", "line", "marker")),
+    "float64-args": ({"apis": _TEMPLATES}, ("name", "page", "value")),
 }
 FIELDS = tuple(sorted({name for fields, _ in CHECKS.values() for name in fields}))
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -43,7 +44,7 @@ def validate(spec: dict, fail) -> None:
             if not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
                 raise fail(name, "must be a list of " + ("dotted names" if shape == _NAMES else "words"))
         elif not (isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())):
-            raise fail(name, "must map reasons to message templates")
+            raise fail(name, "must map names to text" if name == "apis" else "must map reasons to message templates")
     templates = [("message", spec["message"])] + [(f"reasons.{k}", v) for k, v in (spec.get("reasons") or {}).items()]
     for name, template in templates:
         if not isinstance(template, str):

@@ -7,6 +7,7 @@ import libcst as cst
 from . import Kind, fill
 from .args import CallPlan, rewrite_args, unsupported
 from ..rulebook import Rule
+from ..symbols import dotted
 
 
 class CallKind(Kind):
@@ -42,6 +43,25 @@ class CallKind(Kind):
                 plan.inserts.append((default["name"], default["value"]))
         m.skip.add(id(node.func))
         plan.func = m.write(replace).with_changes(lpar=node.func.lpar, rpar=node.func.rpar)
+
+    def reference(self, value: cst.BaseExpression) -> None:
+        """A callable of a rule with ``uncalled`` passed on as a value (assigned, put in a container,
+        passed or returned): its calls cannot be seen, so it is reported."""
+        m = self.m
+        branches = ((value.body, value.orelse) if isinstance(value, cst.IfExp)  # `FusedAdam if apex else ...`
+                    else (value.left, value.right) if isinstance(value, cst.BooleanOperation) else ())
+        if branches:
+            for branch in branches:
+                self.reference(branch)
+            return
+        parts = dotted(value)
+        qualified = m.bindings.qualify(parts) if parts else None
+        if qualified is None:
+            return
+        name = ".".join(qualified[0])
+        rule = m.index.calls.get(name)
+        if rule is not None and rule.get("uncalled"):
+            m.finding(value, rule, fill(rule.get("uncalled"), name=name, replace=rule.get("replace")))
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
         """Apply the plan the call and argument kinds made for this call."""

@@ -17,7 +17,8 @@ class StringKind(Kind):
             return updated
         rule, word, text, twin = found
         if text is None:
-            m.finding(original, rule, fill(rule.get("message"), name=word, replace=twin))
+            if not (rule.get("alone") and id(original) in m.alternatives):
+                m.finding(original, rule, fill(rule.get("message"), name=word, replace=twin))
             return updated
         value = f"{original.prefix}{original.quote}{text}{original.quote}"
         if not m.edit(original, rule, f"{original.value} -> {value}"):
@@ -36,7 +37,8 @@ class StringKind(Kind):
             return updated
         rule, word, text, twin = found
         if text is None:
-            m.finding(original, rule, fill(rule.get("message"), name=word, replace=twin))
+            if not (rule.get("alone") and id(original) in m.alternatives):
+                m.finding(original, rule, fill(rule.get("message"), name=word, replace=twin))
             return updated
         new = text[:len(rule.get("replace"))]  # the new name, in the case the rule writes it in
         if not m.edit(original, rule, f"f-string {word!r} -> {new!r}"):

@@ -1,0 +1,76 @@
+"""Check ``float64-args``: a call that hands a float64 tensor to an API that takes none on the NPU.
+
+Ascend's support pages list the dtypes of most operators, and most lists leave out float64 (HCCL's
+``all_reduce``, ``all_gather`` and ``reduce_scatter`` among them). A tensor is known to be float64
+where the file spells it so: ``x.double()``, ``x.to(torch.float64)``, ``x.type(torch.double)``, a
+call passing ``dtype=torch.float64``, or a name the file binds only to such values (read through
+:func:`cuda2npu.origins.origins`, flow- and scope-insensitive).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Iterator
+
+from ..kinds import fill
+from ..origins import comes_from, origins
+from ..rulebook import Rule
+from .facts import FileFacts, text_of
+from .judgement import Note
+
+_FLOAT64 = frozenset({"torch.float64", "torch.double"})
+_SPELLED = re.compile(r"\b(?:float64|double)\b")
+_KEEP = frozenset({"to", "cuda", "npu", "cpu", "contiguous", "clone", "detach", "view", "reshape", "flatten"})
+_MARK = "float64"  # the origin of a value known to be float64
+
+
+def _dtype(facts: FileFacts, node: ast.AST) -> bool:
+    return facts.resolve(node) in _FLOAT64 or (isinstance(node, ast.Constant) and node.value in ("float64", "double"))
+
+
+def _base(facts: FileFacts, node: ast.AST) -> ast.AST:
+    """``x`` of ``x.cuda().contiguous()``: the value under methods that keep the dtype."""
+    while (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _KEEP
+           and not any((facts.resolve(v) or "").startswith("torch.") or isinstance(v, ast.Constant)
+                       for v in [*node.args, *(kw.value for kw in node.keywords)])):
+        node = node.func.value
+    return node
+
+
+def _is_float64(facts: FileFacts, node: ast.AST) -> bool:
+    """Whether the expression itself makes a float64 tensor (methods that keep the dtype followed:
+    ``x.double().cuda()``)."""
+    node = _base(facts, node)
+    if not isinstance(node, ast.Call):
+        return False
+    func, values = node.func, [*node.args, *(kw.value for kw in node.keywords)]
+    if any(kw.arg == "dtype" and _dtype(facts, kw.value) for kw in node.keywords):
+        return True
+    if not isinstance(func, ast.Attribute):
+        return False
+    return (func.attr == "double" and not values) or (func.attr in ("to", "type") and any(_dtype(facts, v) for v in values))
+
+
+def args(facts: FileFacts, rule: Rule) -> Iterator[Note]:
+    apis = rule.get("apis") or {}
+    if not apis or not _SPELLED.search(facts.source):
+        return
+    held = None  # names bound only to float64 values, worked out at the first call that needs it
+    for call in facts.calls:
+        name = facts.resolve(call.func)
+        if name not in apis:
+            continue
+        for value in [*call.args, *(kw.value for kw in call.keywords)]:
+            how, base = None, _base(facts, value)
+            if _is_float64(facts, value):
+                how = text_of(value)
+            elif isinstance(base, (ast.Name, ast.Attribute)):
+                if held is None:
+                    held = origins(facts.tree, facts.bindings,
+                                   lambda v, _: _MARK if _is_float64(facts, v) else "")
+                if comes_from(held.get(text_of(base)), (_MARK,)):
+                    how = text_of(value)
+            if how:
+                yield Note(rule, *facts.where(call), fill(rule.get("message"), name=name, page=apis[name], value=how))
+                break
