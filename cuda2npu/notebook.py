@@ -3,6 +3,8 @@
 The code cells are joined (with marker comments between them) so that imports and aliases work
 across cells and ``import torch_npu`` is added once, after the first torch import. IPython magics
 and shell lines are masked as ``pass`` statements while the engine runs and put back afterwards.
+Shell lines (``!nvidia-smi``, ``files = !ls``) and ``%%bash``/``%%sh`` cells go through the text
+rules of shell scripts, as a ``.sh`` file would.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class _Markers:
         self.mask = "{}pass  # " + word + "-magic-{}"
         self.masked = re.compile(r"^(\s*)pass  # %s-magic-(\d+)$" % word)
 _PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")  # their cell body is Python
+_SHELL_CELL = re.compile(r"%%(?:bash|sh|script (?:ba|z)?sh)\b")  # a cell in the shell
+# !cmd, x = !cmd, %pip ...: the command after '!' (after '%' for the magics that run one)
+_SHELL_LINE = re.compile(r"^(\s*(?:\w[\w.,\s]*=\s*)?(?:!!?|%(?=(?:pip|conda|sx|system)\b)))(.*)$", re.S)
+SHELL_NAME = "notebook.sh"  # the file name shell lines are migrated as: the text rules of *.sh
 _INDENT = re.compile(r"\{\r?\n([ \t]+)\"")  # the first key of the top object, on a line of its own
 
 
@@ -129,8 +135,40 @@ def _unmask(text: str, magics: list[str], markers: _Markers) -> str:
     return "".join(out)
 
 
-def migrate_notebook(text: str, migrate: Callable[[str], Migration]) -> tuple[str, Migration]:
-    """The new notebook text and the migration of its joined code (lines counted per cell)."""
+def _shell_cells(nb: Any) -> list[tuple[int, str, str]]:
+    """(index, magic line, body) of the ``%%bash``-like cells."""
+    out = []
+    for i, cell in enumerate(nb.get("cells") or []):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            text = "".join(source) if isinstance(source, list) else source
+            if isinstance(text, str) and _SHELL_CELL.match(text):
+                first, _, body = text.partition("\n")
+                out.append((i, first + "\n", body))
+    return out
+
+
+def _shell_lines(program: str, magics: list[str], markers: _Markers, shell) -> tuple[list, list]:
+    """Run ``shell`` on each masked shell line (its command after ``!``), updating ``magics``;
+    the edits and findings at the lines of the joined program."""
+    edits, findings = [], []
+    for number, line in enumerate(_LINES.findall(program), 1):
+        masked = markers.masked.match(line.rstrip("\r\n"))
+        found = _SHELL_LINE.match(magics[int(masked.group(2))]) if masked else None
+        if found is None:
+            continue
+        head, command = found.groups()
+        sub = shell(command)
+        magics[int(masked.group(2))] = head + sub.code
+        edits += [replace(e, line=number, col=e.col + len(head)) for e in sub.edits]
+        findings += [replace(f, line=number, col=f.col + len(head)) for f in sub.findings]
+    return edits, findings
+
+
+def migrate_notebook(text: str, migrate: Callable[[str], Migration],
+                     shell: Callable[[str], Migration] | None = None) -> tuple[str, Migration]:
+    """The new notebook text and the migration of its joined code (lines counted per cell);
+    ``shell`` migrates shell text (the text rules of shell scripts) for its shell lines and cells."""
     try:
         nb = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -147,18 +185,34 @@ def migrate_notebook(text: str, migrate: Callable[[str], Migration]) -> tuple[st
         result = migrate(program)
     except SourceError as exc:  # its line in the joined program: say which cell and which line there
         raise _in_cell(exc, program, markers) from None
-    if not result.changed:
-        return text, _cell_positions(result, program, markers)
-    bodies = _split(_unmask(result.code, magics, markers), markers)
-    if len(bodies) != len(cells):  # never write cells that did not come back whole
-        raise SourceError("internal error: the notebook's cells could not be told apart after migration; "
-                          "not migrated", 1)
-    new_sources = {i: heads[i][0] + body for (i, _), body in zip(cells, bodies)}
-    for i, old in cells:
-        if new_sources[i] != old:
-            cell = nb["cells"][i]
-            cell["source"] = _LINES.findall(new_sources[i]) if isinstance(cell.get("source"), list) else new_sources[i]
-    return dump(nb), _cell_positions(result, program, markers)
+    before = list(magics)
+    if shell is not None:
+        edits, findings = _shell_lines(program, magics, markers, shell)
+        result = Migration(result.source, result.code, result.edits + edits, result.findings + findings)
+    found = _cell_positions(result, program, markers)
+    new_sources = {}
+    if result.changed or magics != before:
+        bodies = _split(_unmask(result.code, magics, markers), markers)
+        if len(bodies) != len(cells):  # never write cells that did not come back whole
+            raise SourceError("internal error: the notebook's cells could not be told apart after migration; "
+                              "not migrated", 1)
+        new_sources = {i: heads[i][0] + body for (i, _), body in zip(cells, bodies)}
+    for i, first, body in _shell_cells(nb) if shell is not None else ():
+        sub = shell(body)
+        new_sources[i] = first + sub.code
+        found.edits.extend(replace(e, line=e.line + 1, message=f"cell {i + 1}: {e.message}", cell=i + 1)
+                           for e in sub.edits)
+        found.findings.extend(replace(f, line=f.line + 1, message=f"cell {i + 1}: {f.message}", cell=i + 1)
+                              for f in sub.findings)
+    old_sources = {i: src for i, src in cells} | {i: first + body for i, first, body in _shell_cells(nb)}
+    changed = False
+    for i, new in new_sources.items():
+        if new != old_sources[i]:
+            changed, cell = True, nb["cells"][i]
+            cell["source"] = _LINES.findall(new) if isinstance(cell.get("source"), list) else new
+    order = lambda item: (item.cell or 0, item.line, item.col)  # noqa: E731
+    found = Migration(found.source, found.code, sorted(found.edits, key=order), sorted(found.findings, key=order))
+    return (dump(nb) if changed else text), found
 
 
 def _split(code: str, markers: _Markers) -> list[str]:

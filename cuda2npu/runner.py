@@ -13,6 +13,8 @@ from .files import MAX_FILE_BYTES, ReadError, Source, in_place_refusal, read_sta
 from .results import Edit, Finding, SourceError
 from .sourcefile import decode, decode_as
 
+_SHELL_IN_JSON = re.compile(r'"\s*(?:!|%%(?:bash|sh|script)\b)')  # a notebook's shell line or cell, in its JSON
+
 if TYPE_CHECKING:
     from .cache import Cache
     from .rulebook import RuleBook
@@ -221,12 +223,14 @@ def _migrate_notebook(data: bytes, engines: Engines, source: Source, result: Fil
     """The migrated bytes of a notebook (its diff is a patch of the JSON, as ``git apply`` needs)."""
     try:
         text = decode_as(data, "utf-8")
-        if not engines.triggered(text):
+        if not engines.triggered(text) and not _SHELL_IN_JSON.search(text):
             return data
         result.parsed = True
-        from .notebook import migrate_notebook
+        from .notebook import SHELL_NAME, migrate_notebook
 
-        new, migration = migrate_notebook(text, engines(source.ignore).migrate)
+        shell = engines.text(source.ignore)
+        new, migration = migrate_notebook(text, engines(source.ignore).migrate,
+                                          lambda command: shell.migrate(command, SHELL_NAME))
     except SourceError as exc:
         result.error, result.error_line = exc.message, exc.line
         return data

@@ -148,3 +148,34 @@ def test_a_syntax_error_is_reported_at_its_cell_and_line():
     with pytest.raises(SourceError) as info:
         migrate_notebook(text, ENGINE.migrate)
     assert info.value.message.startswith("cell 2, line 2: syntax error")
+
+
+def test_shell_lines_and_shell_cells_get_the_text_rules_of_shell_scripts():
+    from cuda2npu.notebook import SHELL_NAME
+    from cuda2npu.textfiles import TextRules
+
+    text_rules = TextRules(load_rulebook())
+
+    def shell(command):
+        return text_rules.migrate(command, SHELL_NAME)
+
+    text = notebook("x = 1\n!nvidia-smi\ngpus = !nvidia-smi -L\n!CUDA_VISIBLE_DEVICES=0 python train.py",
+                    "%%bash\nexport NCCL_DEBUG=INFO\nnvcc --version", "%pip install -q accelerate")
+    new, result = migrate_notebook(text, ENGINE.migrate, shell)
+    assert sources(new) == ["x = 1\n!nvidia-smi\ngpus = !nvidia-smi -L\n!ASCEND_RT_VISIBLE_DEVICES=0 python train.py",
+                            "%%bash\nexport NCCL_DEBUG=INFO\nnvcc --version", "%pip install -q accelerate"]
+    assert [(e.rule, e.cell, e.line, e.col) for e in result.edits] == [("NPU801", 1, 4, 2)]
+    assert [(f.rule, f.cell, f.line, f.col) for f in result.findings] == [
+        ("NPU806", 1, 2, 2), ("NPU806", 1, 3, 9), ("NPU809", 2, 2, 8), ("NPU806", 2, 3, 1)]
+    assert all(f.message.startswith(f"cell {f.cell}: ") for f in result.findings)
+    assert migrate_notebook(new, ENGINE.migrate, shell)[0] == new
+    python_only = notebook("x = 1\n!nvidia-smi")  # without text rules, shell lines are kept as they are
+    new, result = migrate_notebook(python_only, ENGINE.migrate)
+    assert new == python_only and result.findings == []
+
+
+def test_cli_reads_a_notebook_whose_only_cuda_is_a_shell_line(cli, tmp_path):
+    path = tmp_path / "nb.ipynb"
+    path.write_text(notebook("print('hello')\n!nvidia-smi"))
+    result = cli("migrate", "--check", path)
+    assert f"{path}:2:2 NPU806 cell 1: nvidia-smi does not exist on Ascend hosts" in result.stderr
