@@ -87,6 +87,8 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--diff", is_flag=True, help="Print a unified diff on stdout; write nothing.")
+@click.option("--notebook-cells", is_flag=True,
+              help="With --diff: show notebooks cell by cell, for reading (not a patch git apply takes).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
 @click.option("--out-dir", type=click.Path(file_okay=False), help="Write migrated copies here; inputs untouched.")
 @_rules_option
@@ -116,7 +118,7 @@ def main() -> None:
 @_version_option
 @_soc_option
 @_cache_options
-def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path, report_format, output_format, fail_on,
+def migrate(paths, diff, notebook_cells, check, out_dir, rule_paths, select, ignore, report_path, report_format, output_format, fail_on,
             config_path, no_config, jobs, quiet, color, show_settings, exit_zero, statistics, stdin_filename,
             torch_npu_version, soc, no_cache, cache_dir) -> None:
     """Migrate PATHS (files or folders) in place, or show what would change. PATHS '-' reads
@@ -131,6 +133,8 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
     from .runner import Options, default_jobs, run
     from .sessions import Flags
 
+    if notebook_cells and not diff:
+        _fail("--notebook-cells changes how --diff shows notebooks: use it with --diff")
     if out_dir and (diff or check):
         _fail("--out-dir writes files; it cannot be combined with --diff or --check")
     if output_format != "text":
@@ -160,7 +164,7 @@ def migrate(paths, diff, check, out_dir, rule_paths, select, ignore, report_path
         entries.append(file_entry(result))
     else:
         groups = _groups(paths, out_dir, flags, config_path, no_config)
-    options = Options(write=mode == "write", diff=diff, positions=bool(report_path))
+    options = Options(write=mode == "write", diff=diff, notebook_cells=notebook_cells, positions=bool(report_path))
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         colored = fancy(sys.stdout, color)

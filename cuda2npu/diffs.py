@@ -1,4 +1,5 @@
-"""Unified diffs of files' bytes, as ``git apply`` and ``patch -p1`` take them."""
+"""Unified diffs of files' bytes, as ``git apply`` and ``patch -p1`` take them; and a notebook's
+cell-by-cell view (for reading, not a patch)."""
 
 from __future__ import annotations
 
@@ -30,3 +31,24 @@ def unified_diff(old: bytes, new: bytes, path: str) -> bytes:
                                    _header_name(b"a/", name), _header_name(b"b/", name)):
         out.append(line if line.endswith(b"\n") else line + b"\n\\ No newline at end of file\n")
     return b"".join(out)
+
+
+def cell_diff(old: bytes, new: bytes, path: str) -> bytes:
+    """A notebook's changed cells as unified diffs of their sources, headed
+    ``a/nb.ipynb (cell 3)``: a view for reading (``--notebook-cells``), not a patch."""
+    import difflib
+    import json
+
+    def sources(data: bytes) -> list[str]:
+        cells = json.loads(data.decode("utf-8")).get("cells") or []
+        return ["".join(c.get("source", "")) if isinstance(c, dict) else "" for c in cells]
+
+    name = os.path.normpath(path).lstrip("/").replace(os.sep, "/")
+    out = []
+    for i, (before, after) in enumerate(zip(sources(old), sources(new)), 1):
+        if before != after:
+            lines = [line if line.endswith("\n") else line + "\n"
+                     for line in difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                                      f"a/{name} (cell {i})", f"b/{name} (cell {i})")]
+            out.append("".join(lines))
+    return "".join(out).encode("utf-8")

@@ -28,6 +28,7 @@ POOL_MIN_PARSED = 16  # fewer files left to parse than this are faster in one pr
 class Options:
     write: bool = True  # write results (in place, or to the --out-dir copy)
     diff: bool = False  # produce a unified diff
+    notebook_cells: bool = False  # notebooks' diffs cell by cell (a view, not a patch)
     positions: bool = True  # exact lines for every edit (a report needs them; a summary does not)
     cache: bool = False  # record what the results cache keeps (stamp, migrated bytes, dependencies)
 
@@ -150,7 +151,12 @@ def _internal(result: FileResult, exc: Exception) -> FileResult:
 def _finish(source: Source, data: bytes, new: bytes, result: FileResult, options: Options) -> None:
     """The diff and the write of a migrated file (from the rules, or from the cache)."""
     if options.diff and new != data:
-        result.diff = unified_diff(data, new, source.display)
+        if options.notebook_cells and source.kind == "notebook":
+            from .diffs import cell_diff
+
+            result.diff = cell_diff(data, new, source.display)
+        else:
+            result.diff = unified_diff(data, new, source.display)
     if options.write:
         _write(source, data, new, result)
         if result.error or (new != data and source.dest is None):

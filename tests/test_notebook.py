@@ -179,3 +179,15 @@ def test_cli_reads_a_notebook_whose_only_cuda_is_a_shell_line(cli, tmp_path):
     path.write_text(notebook("print('hello')\n!nvidia-smi"))
     result = cli("migrate", "--check", path)
     assert f"{path}:2:2 NPU806 cell 1: nvidia-smi does not exist on Ascend hosts" in result.stderr
+
+
+def test_notebook_cells_view_of_the_diff(cli, tmp_path):
+    path = tmp_path / "nb.ipynb"
+    path.write_text(notebook("import torch", "x = 1", "y = t.cuda()"))
+    result = cli("migrate", "--diff", "--notebook-cells", "--no-config", path)
+    assert result.exit_code == 1
+    name = str(path).lstrip("/")
+    assert result.stdout == (f"--- a/{name} (cell 1)\n+++ b/{name} (cell 1)\n@@ -1 +1,2 @@\n-import torch\n"
+                             f"+import torch\n+import torch_npu\n--- a/{name} (cell 3)\n+++ b/{name} (cell 3)\n"
+                             "@@ -1 +1 @@\n-y = t.cuda()\n+y = t.npu()\n")
+    assert cli("migrate", "--notebook-cells", path).exit_code == 2
