@@ -23,20 +23,30 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-def _rulebook(rule_paths: tuple[str, ...], torch_npu_version: str | None = None):
-    """The rules as written; with ``--torch-npu-version``, for that release (see versions.for_release)."""
+def _rulebook(rule_paths: tuple[str, ...], torch_npu_version: str | None = None, target: str | None = None):
+    """The rules of ``target`` as written; with ``--torch-npu-version``, for that release (see
+    versions.for_release, portable.for_torch)."""
+    from .portable import TorchError
     from .sessions import SettingsError, rulebook
     from .versions import VersionError, for_release, release
 
     try:
-        book = rulebook(rule_paths, every=True)
+        book = rulebook(rule_paths, every=True, target=target)
+        if torch_npu_version and target == "accelerator":
+            from .opsupport import DEFAULT_SOC
+            from .portable import choose, for_torch
+
+            return for_torch(book, choose(torch_npu_version, "--torch-npu-version", None).version, DEFAULT_SOC)
         return for_release(book, release(torch_npu_version)) if torch_npu_version else book
-    except (SettingsError, VersionError) as exc:
+    except (SettingsError, VersionError, TorchError) as exc:
         _fail(str(exc))
 
 
 _version_option = click.option("--torch-npu-version", metavar="VERSION",
                                help="Port for this torch_npu release (default: the project's pin, else the newest).")
+_target_option = click.option("--target", metavar="NAME",
+                              help="npu (default: code for Ascend, torch.npu and torch_npu), or accelerator "
+                                   "(device-agnostic code on torch.accelerator, for CUDA and Ascend alike).")
 _soc_option = click.option("--soc", type=click.Choice(SOCS, case_sensitive=False),
                            help="The Ascend chip family whose op support is reported (default: A2).")
 
@@ -115,12 +125,13 @@ def main() -> None:
 @click.option("--statistics", is_flag=True, help="After the summary, count the edits and findings per rule.")
 @click.option("--stdin-filename", metavar="PATH",
               help="With PATHS '-': the file standard input stands for (its configuration, kind and messages).")
+@_target_option
 @_version_option
 @_soc_option
 @_cache_options
-def migrate(paths, diff, notebook_cells, check, out_dir, rule_paths, select, ignore, report_path, report_format, output_format, fail_on,
-            config_path, no_config, jobs, quiet, color, show_settings, exit_zero, statistics, stdin_filename,
-            torch_npu_version, soc, no_cache, cache_dir) -> None:
+def migrate(paths, diff, notebook_cells, check, out_dir, rule_paths, select, ignore, report_path, report_format,
+            output_format, fail_on, config_path, no_config, jobs, quiet, color, show_settings, exit_zero, statistics,
+            stdin_filename, target, torch_npu_version, soc, no_cache, cache_dir) -> None:
     """Migrate PATHS (files or folders) in place, or show what would change. PATHS '-' reads
     standard input and prints the migrated text (with --diff the diff, with --check nothing).
 
@@ -147,7 +158,7 @@ def migrate(paths, diff, notebook_cells, check, out_dir, rule_paths, select, ign
     if report_path and report_path != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(report_path))):
         _fail(f"--report {report_path}: the folder does not exist")
     flags = Flags(rule_paths, select, ignore, fail_on, positions=bool(report_path), no_cache=no_cache,
-                  cache_dir=cache_dir, torch_npu_version=torch_npu_version, soc=soc)
+                  cache_dir=cache_dir, torch_npu_version=torch_npu_version, soc=soc, target=target)
     if show_settings:
         _show_settings(stdin_filename or "." if paths == ("-",) else paths[0], flags, config_path, no_config)
         return
@@ -196,7 +207,7 @@ def migrate(paths, diff, notebook_cells, check, out_dir, rule_paths, select, ign
                     handle.write(text)
         except OSError as exc:
             _fail(f"--report {report_path}: {exc.strerror or exc}")
-    console.summary(summary, mode=mode, torch_npu=_targets(groups))
+    console.summary(summary, mode=mode, releases=_targets(groups))
     if statistics:
         from .suppress import UNUSED
 
@@ -230,11 +241,15 @@ def _stdin(filename, flags, config_path, no_config, mode, positions):
 
 
 def _targets(groups) -> list[str]:
-    """The torch_npu releases the sessions port for, each with why (said once in the summary)."""
+    """The releases the sessions port for, each with why (said once in the summary): torch_npu's,
+    or torch's for the accelerator target."""
     seen = {}
     for session, _ in groups:
         choice = session.torch_npu
-        seen.setdefault(f"{choice.release.version} ({choice.why})", None)
+        if session.torch is not None:
+            seen.setdefault(f"torch {session.torch.version} ({session.torch.why}), target accelerator", None)
+        else:
+            seen.setdefault(f"torch_npu {choice.release.version} ({choice.why})", None)
     return list(seen)
 
 
@@ -312,10 +327,11 @@ def _merged(books):
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the cores available).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               help="A table, or JSON on stdout (per file and in total, each effort with its reason).")
+@_target_option
 @_version_option
 @_soc_option
 @_cache_options
-def analyze(paths, rule_paths, config_path, no_config, jobs, fmt, torch_npu_version, soc, no_cache,
+def analyze(paths, rule_paths, config_path, no_config, jobs, fmt, target, torch_npu_version, soc, no_cache,
             cache_dir) -> None:
     """Estimate a port before making it: per file, what migrates automatically and what needs a human.
 
@@ -329,9 +345,9 @@ def analyze(paths, rule_paths, config_path, no_config, jobs, fmt, torch_npu_vers
     from .sessions import Flags
 
     flags = Flags(rule_paths, no_cache=no_cache, cache_dir=cache_dir, torch_npu_version=torch_npu_version, soc=soc,
-                  ops_everywhere=True)
+                  target=target, ops_everywhere=True)
     groups = _groups(paths, None, flags, config_path, no_config)
-    report = estimate(groups, jobs, _targets(groups))
+    report = estimate(groups, jobs, [t.removeprefix("torch_npu ") for t in _targets(groups)])
     if fmt == "json":
         click.echo(json.dumps(report, indent=2))
     elif fancy(sys.stdout):
@@ -347,12 +363,13 @@ def analyze(paths, rule_paths, config_path, no_config, jobs, fmt, torch_npu_vers
 @click.option("--format", "fmt", type=click.Choice(["table", "md"]), default="table",
               help="A table, or the Markdown catalog page (docs/rules.md).")
 @click.option("--coverage", is_flag=True, help="How the rules cover the torch.cuda API of the snapshot.")
+@_target_option
 @_version_option
-def list_rules(rule_paths, fmt, coverage, torch_npu_version) -> None:
+def list_rules(rule_paths, fmt, coverage, target, torch_npu_version) -> None:
     """List the rules: id, kind and what each does; with --torch-npu-version, what that release
     changes against the newest."""
-    book = _rulebook(rule_paths, torch_npu_version)
-    if torch_npu_version and not coverage and fmt == "table":
+    book = _rulebook(rule_paths, torch_npu_version, target)
+    if torch_npu_version and not coverage and fmt == "table" and book.target != "accelerator":
         from .catalog import gated_lines
         from .versions import newest
 
@@ -405,19 +422,27 @@ def _table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> 
 @main.command()
 @click.argument("rule_id")
 @_rules_option
+@_target_option
 @_version_option
-def explain(rule_id, rule_paths, torch_npu_version) -> None:
+def explain(rule_id, rule_paths, target, torch_npu_version) -> None:
     """Explain one rule: what it does, why, and its examples."""
     from .suppress import UNUSED, UNUSED_WHY
 
-    book = _rulebook(rule_paths)
     if rule_id.upper() == UNUSED:
         click.echo(f"{UNUSED} (suppressions, warning): a suppression comment that suppresses nothing\n\n{UNUSED_WHY}")
         return
-    rule = book.by_id(rule_id) or next((r for r in book if r.id.lower() == rule_id.lower()), None)
+    from .rulebook import targets
+
+    rule = None
+    for name in [target] if target else [None, *targets()]:  # without --target: whichever target has it
+        book = _rulebook(rule_paths, target=name)
+        rule = book.by_id(rule_id) or next((r for r in book if r.id.lower() == rule_id.lower()), None)
+        if rule is not None:
+            break
     if rule is None:
         _fail(f"no rule '{rule_id}'; `cuda2npu rules` lists them")
     from .catalog import explanation, gated_lines
 
-    gated = gated_lines(_rulebook(rule_paths, torch_npu_version), rule.id) if torch_npu_version else None
+    gated = (gated_lines(_rulebook(rule_paths, torch_npu_version), rule.id)
+             if torch_npu_version and book.target != "accelerator" else None)
     click.echo(explanation(rule, torch_npu_version, gated), nl=False)

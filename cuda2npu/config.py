@@ -12,7 +12,8 @@ from typing import Any
 SEVERITY_LEVELS = ("info", "warning", "error")
 SOCS = ("A2", "A3", "950")  # the chip families of Ascend's op-support pages
 _LISTS = ("select", "ignore", "rules", "exclude", "extend-exclude")
-KEYS = (*_LISTS, "per-file-ignores", "fused-optimizers", "fail-on", "cache-dir", "torch-npu-version", "soc")
+KEYS = (*_LISTS, "per-file-ignores", "fused-optimizers", "fail-on", "cache-dir", "torch-npu-version", "soc",
+        "target")
 
 
 class ConfigError(Exception):
@@ -35,6 +36,7 @@ class Config:
     cache_dir: Path | None = None  # relative to the pyproject.toml
     torch_npu_version: str | None = None  # None: the project's pin, else the newest known
     soc: str | None = None  # the chip family of op-support findings; None: A2
+    target: str | None = None  # the migration target (npu, accelerator); None: npu
 
 
 def nearest(folder: Path) -> Path | None:
@@ -99,6 +101,10 @@ def load(path: Path | None) -> Config:
             if not isinstance(value, str) or not value:
                 raise ConfigError(f"{where}: 'torch-npu-version' must be a release, as \"2.6.0.post5\"")
             config.torch_npu_version = value
+        elif key == "target":
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{where}: 'target' must be the name of a target, as \"accelerator\"")
+            config.target = value
         elif key == "soc":
             if not isinstance(value, str) or value.upper() not in SOCS:
                 raise ConfigError(f"{where}: 'soc' must be one of {', '.join(SOCS)}")

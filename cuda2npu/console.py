@@ -92,7 +92,7 @@ class Console:
         self._line(f"cuda2npu: failing: {count} finding{'s' * (count != 1)} of severity {level} or higher "
                    f"(--fail-on {level})", "bold red")
 
-    def summary(self, summary: Summary, *, mode: str, torch_npu: list[str] = ()) -> None:
+    def summary(self, summary: Summary, *, mode: str, releases: list[str] = ()) -> None:
         verb = {"check": "would change", "diff": "would change"}.get(mode, "changed")
         head = (f"{summary.scanned} file{'s' * (summary.scanned != 1)} scanned: {summary.changed} {verb}, "
                 f"{summary.unchanged} unchanged, {summary.failed} failed")
@@ -101,7 +101,7 @@ class Console:
         findings = ", ".join(f"{rule} {n}" for rule, n in sorted(summary.findings.items()))
         lines = [head, f"edits: {sum(summary.edits.values())} ({edits})",
                  f"findings: {total}" + (f" ({findings})" if findings else "")]
-        lines += [f"for torch_npu {target}" for target in torch_npu]
+        lines += [f"for {release}" for release in releases]
         if self._rich is not None:
             from rich.panel import Panel
 

@@ -106,6 +106,7 @@ class Engine:
             # edits of environment variable names alone need no import (a launcher, a config module)
             imports = any(s.severity is None and "environment" not in s.rule.tags for s in sites)
             new, added = self._ensure_imports(new, migrator, imports)
+            new = migrator.writer.finish(new)  # the helpers the templates used: in place, or bound once
             code = new.code + _lost_tail(text, module)  # spliced text: an error here means parse it all
             _check_parses(code, text, sites)
             if plan is not None:  # put the placeholders back

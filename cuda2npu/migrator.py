@@ -18,6 +18,7 @@ from .kinds.call import CallKind
 from .kinds.imports import Anchor, ImportKind
 from .kinds.string import StringKind
 from .kinds.symbol import SymbolKind
+from .helpers import Writer
 from .ruleindex import RuleIndex
 from .rulebook import Rule
 from .symbols import Bindings, build_dotted, dotted
@@ -56,6 +57,8 @@ class Migrator(cst.CSTTransformer):
         self.defs = 0  # enclosing defs and classes
         self.depth = 0  # enclosing indented blocks
         self._aware_possible = index.names_target(text)  # the source mentions the target
+        self.writer = Writer(dict(index.book.helpers), bindings, text, self.needed)
+        self.concatenated: set[int] = set()  # strings that are parts of "a" "b": only strings may stand there
         self.symbol = SymbolKind(self)
         self.imports = ImportKind(self)
         self.attribute = AttributeKind(self)
@@ -75,7 +78,8 @@ class Migrator(cst.CSTTransformer):
         if (id(node), rule.id) in self.suppressed:
             return False
         self.sites.append(Site(node, rule, message))
-        note = rule.get("message") if rule.kind in ("rename", "attribute") else None  # a note next to the edit
+        note = (rule.get("message") if rule.kind in ("rename", "attribute") and "positional" not in rule.spec
+                else None)  # a note next to the edit (a positional rule's message is for calls it leaves)
         if note:
             self.sites.append(Site(node, rule, note, rule.severity))
         return True
@@ -232,7 +236,7 @@ class Migrator(cst.CSTTransformer):
             name = ".".join(qualified[0])
             self.call.visit_Call(node, name, plan)
             self.argument.visit_Call(node, name, plan)
-        self.attribute.visit_Call(node)
+        self.attribute.visit_Call(node, plan)
         if plan:
             self.calls[id(node)] = plan
         return True
@@ -240,7 +244,10 @@ class Migrator(cst.CSTTransformer):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
         return self.call.leave_Call(original, updated)
 
-    def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.SimpleString:
+    def visit_ConcatenatedString(self, node: cst.ConcatenatedString) -> None:
+        self.concatenated.update((id(node.left), id(node.right)))
+
+    def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.BaseExpression:
         return self.string.leave_SimpleString(original, updated)
 
     def leave_FormattedString(self, original: cst.FormattedString,

@@ -14,9 +14,9 @@ from . import versions
 # Where a project declares its dependencies, in the order they are read.
 FILES = ("pyproject.toml", "setup.cfg", "setup.py", "requirements*.txt", "requirements/*.txt",
          "environment.yml", "environment.yaml")
-_NAME = re.compile(r"torch[-_.]npu", re.I)
-# A requirement on torch-npu inside any text: the name, then its specifiers up to a quote or the line's end.
-_REQUIREMENT = re.compile(r"(?<![\w.-])torch[-_.]npu\s*(?:\[[^\]]*\])?\s*((?:[=!<>~]=?=?\s*[\w.*+!-]+\s*,?\s*)+)", re.I)
+_NAMES = {"torch-npu": r"torch[-_.]npu", "torch": r"torch(?![\w.-])"}  # the packages whose pins matter
+# A requirement inside any text: the name, then its specifiers up to a quote or the line's end.
+_REQUIREMENT = r"(?<![\w.-])%s\s*(?:\[[^\]]*\])?\s*((?:[=!<>~]=?=?\s*[\w.*+!-]+\s*,?\s*)+)"
 _MAX_BYTES = 1 << 20
 
 
@@ -26,6 +26,7 @@ class Choice:
 
     release: versions.Release
     why: str
+    pinned: bool = True  # chosen on purpose (flag, configuration, the project's pin), not by default
 
 
 def choose(explicit: str | None, configured: tuple[str, Path] | None, folder: Path | None) -> Choice:
@@ -38,18 +39,20 @@ def choose(explicit: str | None, configured: tuple[str, Path] | None, folder: Pa
         return Choice(versions.release(value, f"{path}: [tool.cuda2npu] torch-npu-version"), f"{path}")
     found = find_pin(folder) if folder is not None else None
     if found is None:
-        return Choice(versions.Release(versions.newest()), "the newest known release; no torch-npu pin found")
+        return Choice(versions.Release(versions.newest()), "the newest known release; no torch-npu pin found", False)
     where, spec = found
     return Choice(matching(spec, where), f"torch-npu{spec} in {where}")
 
 
-def find_pin(folder: Path) -> tuple[str, str] | None:
-    """``(path:line, specifiers)`` of the first torch-npu requirement in the project at ``folder``:
-    the folder itself or the nearest one above it holding a dependency file (not past a ``.git``)."""
+def find_pin(folder: Path, package: str = "torch-npu") -> tuple[str, str] | None:
+    """``(path:line, specifiers)`` of the first requirement on ``package`` in the project at
+    ``folder``: the folder itself or the nearest one above it holding a dependency file (not past a ``.git``)."""
+    name = re.compile(_NAMES[package], re.I)
+    requirement = re.compile(_REQUIREMENT % _NAMES[package], re.I)
     for here in (folder, *folder.parents):
         candidates = [p for pattern in FILES for p in sorted(here.glob(pattern)) if p.is_file()]
         for path in candidates:
-            found = _pin_in(path)
+            found = _pin_in(path, name, requirement)
             if found:
                 return found
         if candidates or (here / ".git").exists():
@@ -57,18 +60,18 @@ def find_pin(folder: Path) -> tuple[str, str] | None:
     return None
 
 
-def _pin_in(path: Path) -> tuple[str, str] | None:
+def _pin_in(path: Path, name: re.Pattern[str], requirement: re.Pattern[str]) -> tuple[str, str] | None:
     try:
         with open(path, "rb") as handle:
             data = handle.read(_MAX_BYTES)
     except OSError:
         return None
     text = data.decode("utf-8", "replace")
-    if not _NAME.search(text):
+    if not name.search(text):
         return None
     for number, line in enumerate(text.splitlines(), 1):
         code = line.split("#", 1)[0] if not path.name.endswith((".toml", ".py")) else line
-        for match in _REQUIREMENT.finditer(code):
+        for match in requirement.finditer(code):
             return f"{path}:{number}", re.sub(r"\s+", "", match.group(1)).rstrip(",")
     return None
 

@@ -30,11 +30,12 @@ _RULE_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 _COMMON_REQUIRED = ("id", "kind", "summary")
 _COMMON_OPTIONAL = ("why", "severity", "examples", "trigger", "tags", "requires")
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "rename": (("match", "replace"), ("members", "message", "module", "importable", "exact")),
+    "rename": (("match",), ("replace", "code", "fallback", "twins", "members", "message", "module", "importable",
+                            "exact")),
     "report": (("match", "message"), ("members", "once")),
     "attribute": (("match",), ("replace", "call", "keywords", "message", "max_positional", "accepts", "not_on",
-                               "results_of", "unsupported", "imported")),
-    "string": (("match",), ("replace", "device", "prefix", "ignore_case", "message", "known", "alone")),
+                               "results_of", "unsupported", "imported", "positional")),
+    "string": (("match",), ("replace", "code", "device", "prefix", "ignore_case", "message", "known", "alone")),
     "call": (("match", "replace"), ("drop", "unsupported", "defaults", "max_positional", "message", "uncalled")),
     "argument": (("match",), ("members", "rename", "unsupported", "message")),
     "import": (("module", "after"), ()),
@@ -93,8 +94,9 @@ class Rule:
         return list(match) if isinstance(match, list) else [match]
 
     def pairs(self) -> list[tuple[str, str | None]]:
-        """``(old dotted name, new dotted name or None)`` for symbol kinds, members expanded."""
-        match, replace = self.spec["match"], self.spec.get("replace")
+        """``(old dotted name, new dotted name or None)`` for symbol kinds, members expanded (a
+        rename's ``code``, an expression, stands for the new name: ``torch.get_device_module().X``)."""
+        match, replace = self.spec["match"], self.spec.get("replace") or self.spec.get("code")
         if isinstance(match, list):  # a report over several names
             return [(name, None) for name in match]
         members = self.spec.get("members")
@@ -115,6 +117,8 @@ class RuleBook:
     target: str = DEFAULT_TARGET
     unused_check: bool = True  # report suppressions that suppress nothing (C2N100)
     complete: bool = True  # no rule was left out by a selection
+    aware: tuple[str, ...] = ()  # words showing that code already handles the target (beside its name)
+    helpers: tuple[tuple[str, str], ...] = ()  # (name, expression) the rules' templates may use as {name}
 
     def __iter__(self):
         return iter(self.rules)
@@ -155,7 +159,7 @@ class RuleBook:
                   and not any(UNUSED.startswith(c) for c in ignore))
         ids = {r.id for r in kept}
         default = all(r.id in ids for r in self.rules if "opt-in" not in r.tags)
-        return RuleBook(tuple(kept), self.target, unused, self.complete and default)
+        return RuleBook(tuple(kept), self.target, unused, self.complete and default, self.aware, self.helpers)
 
 
 class _LineDict(dict):
@@ -186,26 +190,39 @@ def load_rulebook(extra: Iterable[str | Path] = (), *, target: str = DEFAULT_TAR
     """The built-in rules of ``target`` (unless ``builtin`` is false) plus the ``extra`` files."""
     rules: list[Rule] = []
     seen: dict[str, str] = {}
+    aware: list[str] = []
+    helpers: dict[str, str] = {}
     try:
         sources = rule_sources(extra, builtin)
     except FileNotFoundError as exc:
         raise RuleError(str(exc), "no such rule file or folder") from None
     for path, explicit in sources:
-        file_target, file_rules = _load_file(path)
-        if file_target != target:
+        file_targets, file_aware, file_helpers, file_rules = _load_file(path)
+        if target not in file_targets:
             if explicit:
-                raise RuleError(str(path), f"rules are for target '{file_target}', not '{target}'")
+                raise RuleError(str(path), f"rules are for target {' and '.join(map(repr, file_targets))}, "
+                                           f"not '{target}'")
             continue
+        aware += [w for w in file_aware if w not in aware]
+        for name, value in file_helpers.items():
+            if helpers.setdefault(name, value) != value:
+                raise RuleError(str(path), f"helper '{name}' is defined otherwise by another rule file")
         for rule in file_rules:
             if rule.id in seen:
                 raise RuleError(str(path), f"duplicate rule id (first defined at {seen[rule.id]})",
                                 line=rule.line, rule=rule.id, field="id")
             seen[rule.id] = f"{path}:{rule.line}"
             rules.append(rule)
-    return RuleBook(tuple(rules), target)
+    return RuleBook(tuple(rules), target, aware=tuple(aware), helpers=tuple(helpers.items()))
 
 
-def _load_file(path: Path) -> tuple[str, list[Rule]]:
+def targets() -> list[str]:
+    """The targets the built-in rule files serve."""
+    return sorted({t for path, _ in rule_sources((), True) for t in _load_file(path)[0]})
+
+
+def _load_file(path: Path) -> tuple[tuple[str, ...], list[str], dict[str, str], list[Rule]]:
+    """A rule file's targets, its ``aware`` words, its helpers and its rules."""
     try:
         text = path.read_text(encoding="utf-8")
         alias = next((e for e in yaml.parse(text, Loader=_Loader) if isinstance(e, yaml.AliasEvent)), None)
@@ -221,14 +238,34 @@ def _load_file(path: Path) -> tuple[str, list[Rule]]:
         raise RuleError(str(path), f"cannot read rules: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise RuleError(str(path), "a rule file is a mapping with a 'rules' list")
-    unknown = set(data) - {"target", "rules"}
+    unknown = set(data) - {"target", "rules", "aware", "helpers"}
     if unknown:
         raise RuleError(str(path), f"unknown top-level key '{sorted(unknown)[0]}'")
     target = data.get("target", DEFAULT_TARGET)
-    return target, [_parse_rule(str(path), raw) for raw in data["rules"]]
+    found = [target] if isinstance(target, str) else target
+    if not (isinstance(found, list) and found and all(isinstance(t, str) and _RULE_ID.match(t) for t in found)):
+        raise RuleError(str(path), "'target' must be a target name or a list of them")
+    aware = data.get("aware", [])
+    if not (isinstance(aware, list) and all(isinstance(w, str) and re.fullmatch(r"\w+", w) for w in aware)):
+        raise RuleError(str(path), "'aware' must be a list of words")
+    helpers = data.get("helpers", {})
+    if not (isinstance(helpers, dict) and all(isinstance(k, str) and re.fullmatch(r"[A-Za-z_]\w*", k)
+                                              and isinstance(v, str) and _expression(v) for k, v in helpers.items())):
+        raise RuleError(str(path), "'helpers' must map names to Python expressions")
+    return tuple(found), aware, helpers, [_parse_rule(str(path), raw, tuple(helpers)) for raw in data["rules"]]
 
 
-def _parse_rule(path: str, raw: Any) -> Rule:
+def _expression(text: str) -> bool:
+    import ast
+
+    try:
+        ast.parse(text, mode="eval")
+    except SyntaxError:
+        return False
+    return True
+
+
+def _parse_rule(path: str, raw: Any, helpers: tuple[str, ...] = ()) -> Rule:
     line = getattr(raw, "line", None)
     if not isinstance(raw, dict):
         raise RuleError(path, "each rule is a mapping", line=line)
@@ -260,7 +297,7 @@ def _parse_rule(path: str, raw: Any) -> Rule:
     if "trigger" in spec and not (isinstance(spec["trigger"], list) and spec["trigger"]
                                   and all(isinstance(t, str) and t for t in spec["trigger"])):
         raise fail("trigger", "must be a list of words")
-    check_spec(kind, spec, fail)
+    check_spec(kind, spec, fail, helpers)
     severity = raw.get("severity", DEFAULT_SEVERITY.get(kind, "info"))
     if severity not in SEVERITIES:
         raise fail("severity", f"must be one of {', '.join(SEVERITIES)}")

@@ -109,7 +109,8 @@ class RuleIndex:
         self._site_patterns: dict[frozenset[str], re.Pattern[str] | None] = {}
         # Code that mentions the target, or a value a string rule writes ("npu", "hccl", ...),
         # already handles the target.
-        self.target_words = {book.target} | {r.get("replace") for r in book.of_kind("string") if r.get("replace")}
+        self.target_words = ({book.target, *book.aware}
+                             | {r.get("replace") for r in book.of_kind("string") if r.get("replace")})
         self.aware = word_pattern(self.target_words)
 
     def site_pattern(self, source: str) -> re.Pattern[str] | None:

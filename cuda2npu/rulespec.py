@@ -26,8 +26,9 @@ STATUSES = ("unsupported", "cpu_fallback", "cpu_only", "float64")
 # Facts of the torch_npu release a run is for, which any message may use (versions.for_release).
 RELEASE_PLACEHOLDERS = ("torch_npu", "compile_backends")  # the lists of data/op_support.json
 
-def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
-    """Refuse the kind-specific fields of a rule that cannot work; ``fail(field, message)`` makes the error."""
+def check_spec(kind: str, spec: dict[str, Any], fail, helpers: tuple[str, ...] = ()) -> None:
+    """Refuse the kind-specific fields of a rule that cannot work; ``fail(field, message)`` makes the
+    error. ``helpers``: the names templates may use as ``{name}`` (the rule file's helpers)."""
     if kind == "context":
         return validate_context(spec, fail)
     if kind == "support" and spec["status"] not in STATUSES:
@@ -42,6 +43,7 @@ def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
                 raise fail(name, "a list of dotted names (without 'members')")
         elif name in spec and not (isinstance(value, str) and _DOTTED.match(value)):
             raise fail(name, f"must be a dotted name, got {value!r}")
+    _check_templates(kind, spec, fail, helpers)
     if kind == "attribute":
         match = spec["match"]
         if isinstance(match, list):
@@ -75,8 +77,8 @@ def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
                 raise fail(flag, "must be true or false")
         if spec.get("alone") and "replace" in spec:
             raise fail("alone", "limits where a string rule reports: it takes no 'replace'")
-        if "replace" not in spec and "message" not in spec:
-            raise fail("message", "a string rule without 'replace' reports: it needs a message")
+        if "replace" not in spec and "code" not in spec and "message" not in spec:
+            raise fail("message", "a string rule without 'replace' or 'code' reports: it needs a message")
         families = [w.endswith("*") for w in words]
         if any(families):
             if not all(families) or any("*" in w[:-1] or len(w) < 2 for w in words):
@@ -145,7 +147,7 @@ def check_spec(kind: str, spec: dict[str, Any], fail) -> None:
                         for k, v in mapping.items())):
             raise fail("rename", "must map keyword names to keyword names")
     if "defaults" in spec:
-        _check_defaults(spec["defaults"], fail)
+        _check_defaults(spec["defaults"], fail, helpers)
 
 
 def _check_placeholders(template: str, allowed: tuple[str, ...], fail, field: str = "message") -> None:
@@ -219,7 +221,45 @@ def _check_members(members: Any, *, has_replace: bool, fail) -> None:
                        + (" or a one-entry mapping old: new" if has_replace else ""))
 
 
-def _check_defaults(defaults: Any, fail) -> None:
+def _check_templates(kind: str, spec: dict[str, Any], fail, helpers: tuple[str, ...]) -> None:
+    """``code``, ``fallback`` and ``positional``: expressions whose ``{fields}`` are helpers (or,
+    in ``positional``, the call's own arguments ``{0}``...)."""
+    if kind == "rename":
+        if ("replace" in spec) == ("code" in spec):
+            raise fail("replace", "a rename needs 'replace' (a dotted name) or 'code' (an expression), not both")
+        if "fallback" in spec and "replace" not in spec:
+            raise fail("fallback", "a fallback stands in for 'replace' where the release lacks it")
+        if "twins" in spec and ("members" in spec or not (isinstance(spec["twins"], str) and _DOTTED.match(spec["twins"]))):
+            raise fail("twins", "a dotted module name, whose names (in the API snapshot) become the members")
+    if kind == "string" and "code" in spec and "replace" in spec:
+        raise fail("code", "a string rule writes 'replace' (text) or 'code' (an expression), not both")
+    if "positional" in spec:
+        table = spec["positional"]
+        if kind != "attribute" or "replace" not in spec or not spec.get("call"):
+            raise fail("positional", "rewrites the arguments of a renamed call: needs 'call: true' and 'replace'")
+        if not (isinstance(table, dict) and table and all(isinstance(k, str) and k.isdigit() for k in table)):
+            raise fail("positional", "must map numbers of positional arguments (\"0\", \"1\") to templates")
+        for count, template in table.items():
+            _template(template, fail, "positional", helpers, {str(i) for i in range(int(count))})
+    for name in ("code", "fallback"):
+        if name in spec:
+            _template(spec[name], fail, name, helpers)
+
+
+def _template(text: Any, fail, field: str, helpers: tuple[str, ...], own: set[str] = frozenset()) -> None:
+    if not isinstance(text, str):
+        raise fail(field, "must be a Python expression")
+    for used in re.findall(r"\{([^{}]*)\}", text):
+        if used not in helpers and used not in own:
+            raise fail(field, f"unknown placeholder {{{used}}}; a template may use "
+                              + ", ".join(f"{{{h}}}" for h in (*helpers, *sorted(own))) or "no placeholder")
+    try:
+        ast.parse(re.sub(r"\{(\w+)\}", r"_\1_", text), mode="eval")
+    except SyntaxError:
+        raise fail(field, f"is not a Python expression: {text!r}") from None
+
+
+def _check_defaults(defaults: Any, fail, helpers: tuple[str, ...] = ()) -> None:
     if not isinstance(defaults, list):
         raise fail("defaults", "must be a list of {name, value, position}")
     for entry in defaults:
@@ -228,7 +268,4 @@ def _check_defaults(defaults: Any, fail) -> None:
                 and isinstance(entry["value"], str)
                 and isinstance(entry["position"], int) and entry["position"] >= 0):
             raise fail("defaults", f"invalid entry {entry!r}: needs name, value (source text), position")
-        try:
-            ast.parse(entry["value"], mode="eval")
-        except SyntaxError:
-            raise fail("defaults", f"value {entry['value']!r} is not a Python expression") from None
+        _template(entry["value"], fail, "defaults", helpers)

@@ -41,17 +41,21 @@ class Flags:
     cache_dir: str | None = None
     torch_npu_version: str | None = None
     soc: str | None = None
+    target: str | None = None
     ops_everywhere: bool = False  # op support in every file naming an API, not only those parsed anyway
 
 
-def rulebook(rule_paths, select=(), ignore=(), *, fused_optimizers: bool = True, every: bool = False) -> "RuleBook":
-    """The built-in rules plus ``rule_paths``, selected (``fused-optimizers = false`` drops the
-    rules tagged ``fused-optimizer``; rules tagged ``opt-in`` run only when selected by id);
-    ``every``: all of them, for the catalog."""
-    from .rulebook import RuleError, load_rulebook
+def rulebook(rule_paths, select=(), ignore=(), *, fused_optimizers: bool = True, every: bool = False,
+             target: str | None = None) -> "RuleBook":
+    """The built-in rules of ``target`` (npu by default) plus ``rule_paths``, selected
+    (``fused-optimizers = false`` drops the rules tagged ``fused-optimizer``; rules tagged
+    ``opt-in`` run only when selected by id); ``every``: all of them, for the catalog."""
+    from .rulebook import DEFAULT_TARGET, RuleError, load_rulebook, targets
 
     try:
-        book = load_rulebook(rule_paths)
+        book = load_rulebook(rule_paths, target=target or DEFAULT_TARGET)
+        if not len(book) and target not in targets():
+            raise SettingsError(f"unknown target {target!r}; the built-in rules serve {', '.join(targets())}")
         if every:
             return book
         dropped = [] if fused_optimizers else book.tagged("fused-optimizer")
@@ -79,6 +83,17 @@ class Session:
         from .opsupport import DEFAULT_SOC
 
         self.soc = (flags.soc or config.soc or DEFAULT_SOC).upper()
+        self.target = flags.target or config.target or "npu"
+        self.torch = None  # the accelerator target: the torch release it writes for
+        if self.target == "accelerator":
+            from .portable import TorchError, choose as choose_torch
+
+            try:
+                choice = self.torch_npu
+                self.torch = choose_torch(choice.release.version if choice.pinned else None, choice.why,
+                                          config.path.parent if config.path else project)
+            except (TorchError, VersionError) as exc:
+                raise SettingsError(str(exc)) from None
         self._everywhere = flags.ops_everywhere
         self._rules = ((*config.rules, *flags.rule_paths), flags.select or tuple(config.select),
                        (*config.ignore, *flags.ignore))
@@ -108,14 +123,17 @@ class Session:
                 ("fail-on", self.fail_on or "(none)"), ("exclude", ", ".join(excludes)),
                 ("per-file-ignores", "; ".join(f"{k}: {', '.join(v)}" for k, v in config.per_file_ignores.items())
                  or "(none)"),
+                ("target", self.target),
                 ("torch-npu-version", f"{self.torch_npu.release.version} ({self.torch_npu.why})"),
+                *([("torch", f"{self.torch.version} ({self.torch.why})")] if self.torch else []),
                 ("soc", self.soc),
                 ("cache", str(self.cache.path) if self.cache is not None else "(off)")]
 
     def book(self) -> "RuleBook":
         if self._book is None:
             rule_paths, select, ignore = self._rules
-            book = rulebook(rule_paths, select, ignore, fused_optimizers=self.config.fused_optimizers)
+            book = rulebook(rule_paths, select, ignore, fused_optimizers=self.config.fused_optimizers,
+                            target=self.target)
             from .rulebook import RuleError
             from .versions import for_release
 
@@ -124,7 +142,12 @@ class Session:
                     book.select(ignore=codes(tuple(ids)))
                 except RuleError as exc:
                     raise SettingsError(f"{self.config.path}: [tool.cuda2npu] per-file-ignores: {exc}") from None
-            self._book = for_release(book, self.torch_npu.release, self.soc, self._everywhere)
+            if self.torch is not None:
+                from .portable import for_torch
+
+                self._book = for_torch(book, self.torch.version, self.soc)
+            else:
+                self._book = for_release(book, self.torch_npu.release, self.soc, self._everywhere)
         return self._book
 
     def ignores(self, path: Path) -> tuple[str, ...]:
@@ -155,7 +178,8 @@ class Session:
             return None  # the rulebook's load says why
         settings = {"select": codes(select), "ignore": codes(ignore), "fused": self.config.fused_optimizers,
                     "per-file-ignores": self.config.per_file_ignores, "positions": flags.positions,
-                    "torch-npu": self.torch_npu.release.version, "soc": self.soc,
+                    "torch-npu": self.torch_npu.release.version, "soc": self.soc, "target": self.target,
+                    "torch": self.torch.version if self.torch else None,
                     "ops-everywhere": flags.ops_everywhere}
         key = fingerprint(files, settings)
         return Cache(folder, key) if key else None

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from cuda2npu.config import KEYS, SEVERITY_LEVELS, SOCS
 from cuda2npu.context.schema import CHECKS
-from cuda2npu.rulebook import _COMMON_OPTIONAL, _COMMON_REQUIRED, KINDS
+from cuda2npu.rulebook import _COMMON_OPTIONAL, _COMMON_REQUIRED, KINDS, targets
 from cuda2npu.rulespec import STATUSES
 
 OUT = ROOT / "docs" / "schema"
@@ -42,7 +42,8 @@ FIELDS = {
     "members": {"type": "array", "items": {"anyOf": [TEXT, {"type": "object", "minProperties": 1, "maxProperties": 1,
                                                             "additionalProperties": TEXT}]}},
     "importable": FLAG, "exact": FLAG, "call": FLAG, "device": FLAG, "prefix": FLAG, "ignore_case": FLAG,
-    "once": FLAG, "alone": FLAG, "uncalled": TEXT,
+    "once": FLAG, "alone": FLAG, "uncalled": TEXT, "code": TEXT, "fallback": TEXT, "twins": DOTTED,
+    "positional": {"type": "object", "additionalProperties": TEXT},
     "keywords": TEXT_MAP, "unsupported": TEXT_MAP, "rename": {"type": "object", "additionalProperties": TEXT},
     "max_positional": {"type": "integer", "minimum": 0},
     "accepts": TEXTS, "not_on": TEXTS, "drop": TEXTS, "files": {"type": "array", "items": TEXT, "minItems": 1},
@@ -53,6 +54,7 @@ FIELDS = {
     "status": {"enum": list(STATUSES)},
     "check": {"enum": sorted(CHECKS)},
 }
+ONE_OF = {"rename": ("replace", "code")}
 CONTEXT_SHAPES = {"names": TEXTS, "words": TEXTS, "templates": {"type": "object", "additionalProperties": TEXT}}
 
 
@@ -67,14 +69,17 @@ def rules_schema() -> dict:
     kinds = []
     for kind, (required, optional) in sorted(KINDS.items()):
         names = [*_COMMON_REQUIRED, *_COMMON_OPTIONAL, *required, *optional]
-        kinds.append({"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
-                      "then": {"required": [*_COMMON_REQUIRED, *required], "additionalProperties": False,
-                               "properties": {name: field(name) for name in names}}})
+        then = {"required": [*_COMMON_REQUIRED, *required], "additionalProperties": False,
+                "properties": {name: field(name) for name in names}}
+        if kind in ONE_OF:  # fields of which a rule of the kind needs one
+            then["oneOf"] = [{"required": [name]} for name in ONE_OF[kind]]
+        kinds.append({"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]}, "then": then})
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "https://cuda2npu.invalid/schema/rules.schema.json",
             "title": "cuda2npu rule file", "description": "See docs/rule-format.md.",
             "type": "object", "required": ["rules"], "additionalProperties": False,
-            "properties": {"target": TEXT,
+            "properties": {"target": {"anyOf": [TEXT, {"type": "array", "items": TEXT, "minItems": 1}]},
+                           "aware": TEXTS, "helpers": {"type": "object", "additionalProperties": TEXT},
                            "rules": {"type": "array", "items": {"type": "object", "required": ["id", "kind"],
                                                                 "allOf": kinds}}}}
 
@@ -84,7 +89,8 @@ def config_schema() -> dict:
               "per-file-ignores": {"type": "object", "additionalProperties": TEXTS},
               "fused-optimizers": FLAG, "fail-on": {"enum": list(SEVERITY_LEVELS)},
               "cache-dir": {"type": "string", "minLength": 1}, "torch-npu-version": {"type": "string", "minLength": 1},
-              "soc": {"enum": [*SOCS, *(s.lower() for s in SOCS if s.lower() != s)]}}
+              "soc": {"enum": [*SOCS, *(s.lower() for s in SOCS if s.lower() != s)]},
+              "target": {"enum": targets()}}
     assert set(shapes) == set(KEYS), set(KEYS) ^ set(shapes)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": "https://cuda2npu.invalid/schema/config.schema.json",

@@ -10,7 +10,8 @@ limits: "may fall back to the CPU" (``回退至CPU``), "CPU only" (``仅CPU支�
 
 Kept per page set: the APIs unsupported on each chip family (but a class whose own methods the
 page marks supported), those that may fall back to the CPU
-or run only there, those whose dtype lists all leave out float64, and how many lists do. Only APIs code names by a dotted
+or run only there, those whose dtype lists all leave out float64, and how many lists do; and the
+``torch.accelerator`` APIs documented to run on each chip family (for the accelerator target). Only APIs code names by a dotted
 path are kept (a function, class or module; not a method such as ``Tensor.abs``, whose receiver
 a static tool cannot know), in one table of names with their pages that each set indexes.
 Run ``python scripts/sync_ops.py --repo PATH [--revision REV]``.
@@ -86,7 +87,8 @@ def read_set(repo: Path, commit: str, folder: str) -> dict:
     pages = [p for p in git(repo, "ls-tree", "--name-only", f"{commit}:{ROOT}/{folder}").split("\n")
              if p.endswith(".md")]
     out = {"revision": commit, "folder": f"{ROOT}/{folder}", "entries": 0, "dtype_lists": 0, "no_fp64": 0,
-           "unsupported": {soc: [] for soc in SOCS}, "cpu_fallback": [], "cpu_only": [], "float64": [], "page": {}}
+           "unsupported": {soc: [] for soc in SOCS}, "cpu_fallback": [], "cpu_only": [], "float64": [],
+           "accelerator": {soc: [] for soc in SOCS}, "page": {}}
     seen, supported = set(), {}
     for page in sorted(pages):
         text = git(repo, "show", f"{commit}:{ROOT}/{folder}/{page}")
@@ -100,6 +102,9 @@ def read_set(repo: Path, commit: str, folder: str) -> dict:
             for soc, ok in status.items():
                 if not ok and findable:
                     out["unsupported"][soc].append(name)
+                if ok and name.startswith("torch.accelerator."):  # documented to run: the portable target
+                    out["accelerator"][soc].append(name.replace(".memory.", "."))
+                    out["page"].setdefault(name.replace(".memory.", "."), page)
             for key, mark in (("cpu_fallback", "回退至CPU"), ("cpu_only", "仅CPU支持")):
                 if mark in limits and findable:
                     out[key].append(name)
@@ -116,6 +121,7 @@ def read_set(repo: Path, commit: str, folder: str) -> dict:
         out["unsupported"][soc] = sorted(n for n in out["unsupported"][soc] if n not in runs)
     for key in ("cpu_fallback", "cpu_only", "float64"):
         out[key].sort()
+    out["accelerator"] = {soc: sorted(set(v)) for soc, v in out["accelerator"].items()}
     return out
 
 
@@ -134,14 +140,16 @@ def main(argv: list[str] | None = None) -> int:
     revision = git(args.repo, "rev-parse", args.revision).strip()
     sets = {torch_version(folder): read_set(args.repo, commit, folder)
             for folder, commit in page_sets(args.repo, revision).items()}
-    names = sorted({n for found in sets.values() for key in LISTS
-                    for n in found[key]} | {n for found in sets.values() for v in found["unsupported"].values() for n in v})
+    names = sorted({n for found in sets.values() for key in LISTS for n in found[key]}
+                   | {n for found in sets.values() for key in ("unsupported", "accelerator")
+                      for v in found[key].values() for n in v})
     index = {name: i for i, name in enumerate(names)}
     pages = sorted({page for found in sets.values() for page in found["page"].values()})
     where = [next(found["page"][n] for found in reversed(list(sets.values())) if n in found["page"]) for n in names]
     for found in sets.values():
         del found["page"]
-        found["unsupported"] = {soc: [index[n] for n in v] for soc, v in found["unsupported"].items()}
+        for key in ("unsupported", "accelerator"):
+            found[key] = {soc: [index[n] for n in v] for soc, v in found[key].items()}
         for key in LISTS:
             found[key] = [index[n] for n in found[key]]
     data = {"generated_by": "scripts/sync_ops.py",

@@ -115,9 +115,10 @@ def test_show_settings_names_the_configuration_of_a_path(cli, project):
                          "  rules: (built-in)", "  select: (all)", "  ignore: NPU3, NPU722",
                          "  fused-optimizers: true", "  fail-on: warning"]
     assert lines[7].endswith(", .ipynb_checkpoints, vendor") and lines[8] == "  per-file-ignores: (none)"
-    assert lines[9] == "  torch-npu-version: 2.14.0 (the newest known release; no torch-npu pin found)"
-    assert lines[10] == "  soc: A2"
-    assert lines[11].startswith("  cache: ") and lines[11].endswith(".json")
+    assert lines[9] == "  target: npu"
+    assert lines[10] == "  torch-npu-version: 2.14.0 (the newest known release; no torch-npu pin found)"
+    assert lines[11] == "  soc: A2"
+    assert lines[12].startswith("  cache: ") and lines[12].endswith(".json")
     assert (project / "src" / "train.py").read_text() == CUDA  # nothing run, nothing written
 
 

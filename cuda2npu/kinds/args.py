@@ -24,11 +24,12 @@ class CallPlan:
 
     func: cst.BaseExpression | None = None
     drop: set[int] = field(default_factory=set)
-    inserts: list[tuple[str, str]] = field(default_factory=list)
+    inserts: list[tuple[str, cst.BaseExpression]] = field(default_factory=list)
     renames: dict[str, str] = field(default_factory=dict)
+    positional: list[cst.BaseExpression] | None = None  # new positional arguments in place of the old
 
     def __bool__(self) -> bool:
-        return self.func is not None or bool(self.drop or self.inserts or self.renames)
+        return self.func is not None or bool(self.drop or self.inserts or self.renames) or self.positional is not None
 
 
 def same_value(node: cst.BaseExpression, default: str) -> bool:
@@ -106,7 +107,7 @@ def rewrite_args(args: list[cst.Arg], plan: CallPlan) -> list[cst.Arg]:
         kept[-1] = kept[-1].with_changes(comma=_last_comma(kept[-1].comma, args[-1].comma))
     for name, value in plan.inserts:
         last = max((i for i, a in enumerate(kept) if a.keyword is None and not a.star), default=-1)
-        new = cst.Arg(value=cst.parse_expression(value), keyword=cst.Name(name),
+        new = cst.Arg(value=value, keyword=cst.Name(name),
                       equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
                                             whitespace_after=cst.SimpleWhitespace("")))
         space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
@@ -120,4 +121,11 @@ def rewrite_args(args: list[cst.Arg], plan: CallPlan) -> list[cst.Arg]:
     if plan.renames:
         kept = [a.with_changes(keyword=cst.Name(plan.renames[a.keyword.value]))
                 if a.keyword is not None and a.keyword.value in plan.renames else a for a in kept]
+    if plan.positional is not None:
+        rest = [a for a in kept if a.keyword is not None or a.star]
+        space = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+        new_args = [cst.Arg(value=v, comma=space) for v in plan.positional]
+        if not rest and new_args:
+            new_args[-1] = new_args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        kept = new_args + rest
     return kept

@@ -5,7 +5,8 @@ from __future__ import annotations
 import libcst as cst
 
 from . import Kind, fill
-from .args import accepted, passes, unsupported
+from .args import CallPlan, accepted, passes, unsupported
+from ..helpers import shown
 from ..origins import UNKNOWN, callee, comes_from
 from ..rulebook import Rule
 from ..symbols import dotted
@@ -22,10 +23,12 @@ class AttributeKind(Kind):
             if not rule.get("call") and self._receiver_ok(node, rule):
                 return self._act(node, rule, called=False)
 
-    def visit_Call(self, node: cst.Call) -> None:
+    def visit_Call(self, node: cst.Call, plan: CallPlan) -> None:
         if not isinstance(node.func, cst.Attribute):
             return
         for rule in self.m.index.attributes.get(node.func.attr.value, ()):
+            if rule.get("positional") is not None and rule.get("call") and self._receiver_ok(node.func, rule):
+                return self._reargue(node, rule, plan)
             if (rule.get("call") and self._receiver_ok(node.func, rule)
                     and passes(node, rule.get("keywords", {})) and accepted(node, rule)):
                 if "unsupported" not in rule.spec:
@@ -36,6 +39,22 @@ class AttributeKind(Kind):
                         self.m.finding(node.func.attr, rule, fill(rule.get("message"), name=f".{node.func.attr.value}()",
                                                                   keyword=keyword))
                     return
+
+    def _reargue(self, node: cst.Call, rule: Rule, plan: CallPlan) -> None:
+        """A renamed method whose positional arguments become the template for their number
+        (``.cuda(i)`` -> ``.to(torch.device(accelerator.type, i))``); any other call is reported."""
+        positional = [a for a in node.args if a.keyword is None and not a.star]
+        template = rule.get("positional").get(str(len(positional)))
+        accepts = rule.get("accepts")
+        if (template is None or any(a.star for a in node.args)
+                or (accepts is not None and any(a.keyword is not None and a.keyword.value not in accepts
+                                                for a in node.args))):
+            self.m.finding(node.func.attr, rule, fill(rule.get("message"), name=f".{node.func.attr.value}()"))
+            return
+        old, new = node.func.attr.value, rule.get("replace")
+        if self.m.edit(node.func.attr, rule, f".{old}() -> .{new}({shown(template)})"):
+            self._renames[id(node.func)] = new
+            plan.positional = [self.m.writer.write(template, {str(i): a.value for i, a in enumerate(positional)})]
 
     def _receiver_ok(self, node: cst.Attribute, rule: Rule) -> bool:
         """Not an attribute of an imported name (a module: ``torch.cuda``; unless ``imported``), nor

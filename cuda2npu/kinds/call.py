@@ -40,7 +40,7 @@ class CallKind(Kind):
         starred = any(a.star == "*" for a in node.args)
         for default in rule.get("defaults", []):
             if not starred and default["name"] not in keywords and positional <= default["position"]:
-                plan.inserts.append((default["name"], default["value"]))
+                plan.inserts.append((default["name"], m.writer.write(default["value"])))
         m.skip.add(id(node.func))
         plan.func = m.write(replace).with_changes(lpar=node.func.lpar, rpar=node.func.rpar)
 

@@ -39,7 +39,7 @@ class ImportKind(Kind):
                 m.finding(node, rule, fill(rule.get("message"), name=name))
             return None
         target = new.split(".") + full[hit.size:]
-        if rule.get("importable") is False:
+        if rule.get("importable") is False or rule.get("code") is not None:
             m.finding(node, rule, f"{name} cannot be imported from its twin {'.'.join(target)}: "
                       "import the module and use the attribute")
             return None

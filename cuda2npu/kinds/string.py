@@ -5,10 +5,11 @@ from __future__ import annotations
 import libcst as cst
 
 from . import Kind, fill
+from ..helpers import shown
 
 
 class StringKind(Kind):
-    def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.SimpleString:
+    def leave_SimpleString(self, original: cst.SimpleString, updated: cst.SimpleString) -> cst.BaseExpression:
         m = self.m
         if "b" in original.prefix.lower() or any(m.enums) or id(original) in m.string_skip:
             return updated
@@ -16,6 +17,8 @@ class StringKind(Kind):
         if found is None:
             return updated
         rule, word, text, twin = found
+        if rule.get("code") is not None:
+            return self._code(original, updated, rule, word)
         if text is None:
             if not (rule.get("alone") and id(original) in m.alternatives):
                 m.finding(original, rule, fill(rule.get("message"), name=word, replace=twin))
@@ -36,6 +39,13 @@ class StringKind(Kind):
         if found is None or not head.startswith(found[1]):
             return updated
         rule, word, text, twin = found
+        if rule.get("code") is not None:
+            if not m.edit(original, rule, f"f-string {word!r} -> {shown(rule.get('code'))}"):
+                return updated
+            value = cst.FormattedStringExpression(expression=m.writer.write(rule.get("code")))
+            rest = head[len(word):]
+            return updated.with_changes(parts=[value, *([cst.FormattedStringText(rest)] if rest else []),
+                                               *updated.parts[1:]])
         if text is None:
             if not (rule.get("alone") and id(original) in m.alternatives):
                 m.finding(original, rule, fill(rule.get("message"), name=word, replace=twin))
@@ -45,3 +55,21 @@ class StringKind(Kind):
             return updated
         first = parts[0].with_changes(value=new + head[len(word):])
         return updated.with_changes(parts=[first, *updated.parts[1:]])
+
+    def _code(self, original: cst.SimpleString, updated: cst.SimpleString, rule, word: str) -> cst.BaseExpression:
+        """The literal as the rule's expression: ``"cuda"`` -> ``accelerator.type``; what follows the
+        device name stays text (``"cuda:0"`` -> ``f"{accelerator.type}:0"``)."""
+        m = self.m
+        if id(original) in m.concatenated or "u" in original.prefix.lower():
+            return updated
+        if not m.edit(original, rule, f"{original.value} -> {shown(rule.get('code'))}"):
+            return updated
+        value = m.writer.write(rule.get("code"))
+        rest = original.raw_value[len(word):]
+        if not rest:
+            return value.with_changes(lpar=original.lpar, rpar=original.rpar)
+        text = rest.replace("{", "{{").replace("}", "}}")
+        prefix = "f" + original.prefix.replace("f", "").replace("F", "")
+        return cst.FormattedString(parts=[cst.FormattedStringExpression(expression=value), cst.FormattedStringText(text)],
+                                   start=prefix + original.quote, end=original.quote,
+                                   lpar=original.lpar, rpar=original.rpar)

@@ -28,6 +28,11 @@ class SymbolKind(Kind):
         if new is None:
             m.finding(node, rule, fill(rule.get("message"), name=name))
             return True
+        if rule.get("code") is not None:  # an expression: torch.get_device_module().X
+            text = ".".join([new, *full[hit.size:]])
+            if m.edit(node, rule, f"{name} -> {text}"):
+                self._chains[id(node)] = m.writer.write(text).with_changes(lpar=node.lpar, rpar=node.rpar)
+            return True
         target = new.split(".") + full[hit.size:]
         if m.edit(node, rule, f"{name} -> {'.'.join(target)}"):
             if target[:bound] == full[:bound]:
