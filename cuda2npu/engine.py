@@ -95,7 +95,7 @@ class Engine:
         hits = [(lines[id(s.node)][0], s.rule.id) for s in migrator.sites]
         hits += [(n.line, n.rule.id) for n in judgement.notes] + judged_hits
         if suppressed:  # run again without the suppressed and vetoed edits
-            migrator = Migrator(self.index, migrator.bindings, text, suppressed, migrator.origins)
+            migrator = Migrator(self.index, migrator.bindings, text, suppressed, migrator.origins, source)
             new = module.visit(migrator)
             unseen = [s.node for s in migrator.sites if id(s.node) not in lines]
             if unseen and not isinstance(lines, collections.defaultdict):  # a report an edit had hidden
@@ -123,7 +123,7 @@ class Engine:
         config = cst.PartialParserConfig(default_newline=newline.group() if newline else "\n")
         try:
             module = cst.parse_module(text, config)
-            migrator = Migrator(self.index, Bindings.of_module(module), text, origins=origins)
+            migrator = Migrator(self.index, Bindings.of_module(module), text, origins=origins, source=source)
             return module, migrator, module.visit(migrator)
         except cst.ParserSyntaxError as exc:
             raise _syntax_error(source, exc) from None

@@ -40,14 +40,26 @@ def shown(template: str) -> str:
 
 
 def free_name(source: str, wanted: str) -> str:
-    """``wanted``, or a variant of it, that ``source`` never spells."""
+    """``wanted``, or a variant of it, that ``source`` never uses as a name (in strings and
+    comments it may: "no accelerator")."""
+    used = _names(source) if wanted in source else set()
     for name in (wanted, f"_{wanted}", f"{wanted}_", f"_{wanted}_"):
-        if not re.search(rf"\b{name}\b", source):
+        if name not in used:
             return name
     n = 2
-    while re.search(rf"\b{wanted}{n}\b", source):
+    while f"{wanted}{n}" in used:
         n += 1
     return f"{wanted}{n}"
+
+
+def _names(source: str) -> set[str]:
+    import io
+    import tokenize
+
+    try:
+        return {t.string for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.NAME}
+    except (tokenize.TokenError, SyntaxError, ValueError):  # pragma: no cover - the source parsed
+        return set(re.findall(r"\w+", source))
 
 
 class Writer:

@@ -40,7 +40,7 @@ class Migrator(cst.CSTTransformer):
     """Applies every rule in one pass and records the sites it acted on."""
 
     def __init__(self, index: RuleIndex, bindings: Bindings, text: str, suppressed: frozenset = frozenset(),
-                 origins: dict | None = None):
+                 origins: dict | None = None, source: str | None = None):
         super().__init__()
         self.origins = origins or {}  # name -> the callables whose results it holds (cuda2npu.origins)
         self.suppressed = suppressed  # (id of node, rule id) pairs not to edit
@@ -57,7 +57,7 @@ class Migrator(cst.CSTTransformer):
         self.defs = 0  # enclosing defs and classes
         self.depth = 0  # enclosing indented blocks
         self._aware_possible = index.names_target(text)  # the source mentions the target
-        self.writer = Writer(dict(index.book.helpers), bindings, text, self.needed)
+        self.writer = Writer(dict(index.book.helpers), bindings, source or text, self.needed)  # (names: whole file)
         self.concatenated: set[int] = set()  # strings that are parts of "a" "b": only strings may stand there
         self.symbol = SymbolKind(self)
         self.imports = ImportKind(self)

@@ -115,6 +115,7 @@ def for_torch(book: RuleBook, torch: str, soc: str) -> RuleBook:
         if rule.kind == "rename" and rule.get("twins"):
             source = set(modules.get(rule.get("match"), ()))
             members = sorted(n for n in modules.get(rule.get("twins"), ()) if n in source
+                             and f"{rule.get('match')}.{n}" not in modules  # a submodule: its own rules
                              and taken.longest(f"{rule.get('match')}.{n}".split(".")) is None)
             out.append(dataclasses.replace(rule, spec={**rule.spec, "members": members}))
         elif rule.kind == "rename" and rule.get("replace"):

@@ -234,9 +234,12 @@ def _migrate_notebook(data: bytes, engines: Engines, source: Source, result: Fil
         result.parsed = True
         from .notebook import SHELL_NAME, migrate_notebook
 
-        shell = engines.text(source.ignore)
-        new, migration = migrate_notebook(text, engines(source.ignore).migrate,
-                                          lambda command: shell.migrate(command, SHELL_NAME))
+        shell, engine, project = engines.text(source.ignore), engines(source.ignore), engines.project(source.path)
+        try:
+            new, migration = migrate_notebook(text, lambda program: engine.migrate(program, project),
+                                              lambda command: shell.migrate(command, SHELL_NAME))
+        finally:
+            result.deps = project.consulted
     except SourceError as exc:
         result.error, result.error_line = exc.message, exc.line
         return data

@@ -133,3 +133,48 @@ def test_the_diff_of_a_mixed_tree_applies_with_git_apply_and_patch(migrated, tmp
         command = ["git", "apply", "-"] if tool == "git" else ["patch", "-p1", "--quiet"]
         subprocess.run(command, cwd=tree, input=result.stdout, check=True, capture_output=True)
         assert {n: (tree / n).read_bytes() for n in NAMES} == {n: (migrated / n).read_bytes() for n in NAMES}
+
+
+# -- the accelerator target: the same inputs, device-agnostic outputs in fixtures/accelerator --------
+
+@pytest.fixture(scope="module")
+def portable(tmp_path_factory):
+    """One in-place run with --target accelerator over a copy of every fixture (newest torch)."""
+    tree = tmp_path_factory.mktemp("portable") / "gpu"
+    shutil.copytree(FIXTURES / "gpu", tree)
+    result = CliRunner().invoke(main, ["migrate", "--jobs", "1", "--no-config", "--target", "accelerator", str(tree)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1].endswith("target accelerator")
+    return tree, _findings(result.stderr, tree)
+
+
+def test_accelerator_target_gives_exactly_the_expected_files_and_findings(portable):
+    tree, findings = portable
+    assert NAMES == _files(FIXTURES / "accelerator")
+    assert {n: (tree / n).read_bytes() for n in NAMES} == {n: (FIXTURES / "accelerator" / n).read_bytes() for n in NAMES}
+    assert findings == (FIXTURES / "findings-accelerator.txt").read_text(encoding="utf-8").splitlines()
+
+
+def test_accelerator_output_is_portable_and_stable(portable, tmp_path):
+    """No hard-coded device type is written and no torch_npu imported; a second run changes nothing."""
+    tree, _ = portable
+    for name in NAMES:
+        before, after = (FIXTURES / "gpu" / name).read_text(), (tree / name).read_text()
+        assert after.count("torch_npu") == before.count("torch_npu"), name
+        assert after.count('"npu"') == before.count('"npu"') and after.count("torch.npu.") == before.count("torch.npu."), name
+    again = tmp_path / "again"
+    shutil.copytree(FIXTURES / "accelerator", again)
+    result = CliRunner().invoke(main, ["migrate", "--check", "--no-config", "--target", "accelerator", str(again)])
+    assert result.exit_code == 0, result.output
+
+
+def test_accelerator_target_at_an_older_torch_writes_the_fallbacks(tmp_path):
+    """torch_npu 2.7.1 (torch 2.7): torch.accelerator has no memory functions yet, so
+    torch.get_device_module() writes them."""
+    shutil.copy(FIXTURES / "gpu" / "amp_memory_stats.py", tmp_path)
+    result = CliRunner().invoke(main, ["migrate", "--no-config", "--target", "accelerator", "--torch-npu-version",
+                                       "2.7.1.post11", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1] == "cuda2npu: for torch 2.7 (--torch-npu-version), target accelerator"
+    expected = FIXTURES / "versions" / "accelerator-2.7" / "amp_memory_stats.py"
+    assert (tmp_path / "amp_memory_stats.py").read_bytes() == expected.read_bytes()

@@ -4,7 +4,8 @@
 asks torch for the current accelerator, and a torch built without one (the CPU wheels of a CI
 machine) has none: importing the library would fail. So in a module that is not a script, the
 edits of the rule's ``rules`` are not made in code that runs at import (module level, class
-bodies, decorators, default values), except under a test of ``is_available()``
+bodies, decorators, default values) of a module of a package that has no ``__main__`` test
+(without the project index: of any module without one), except under a test of ``is_available()``
 (``"cuda" if torch.cuda.is_available() else "cpu"``); each one is reported instead.
 """
 
@@ -73,8 +74,8 @@ def _run_at_import(body: list[ast.stmt]) -> Iterator[ast.AST]:
 
 
 def import_time(facts: FileFacts, rule: Rule) -> Iterator[Veto]:
-    if facts.entry_point:
-        return
+    if facts.entry_point or (facts.project is not None and not facts.project.in_package()):
+        return  # a script (a `__main__` test, or a file outside any package): it runs where it is run
     rules = frozenset(rule.get("rules") or ())
     for node in _run_at_import(facts.tree.body):
         if hasattr(node, "lineno"):

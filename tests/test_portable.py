@@ -1,0 +1,110 @@
+"""The accelerator target: the torch release it writes for, its helpers, its version facts."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from cuda2npu import portable
+from cuda2npu.engine import Engine
+from cuda2npu.opsupport import DEFAULT_SOC
+from cuda2npu.rulebook import load_rulebook
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = load_rulebook(target="accelerator")
+
+
+def engine(torch: str = portable.releases()[-1]) -> Engine:
+    return Engine(portable.for_torch(BOOK, torch, DEFAULT_SOC))
+
+
+def test_a_helper_used_once_is_written_in_place_and_twice_bound_after_the_imports():
+    once = engine().migrate("import torch as th\n\ndef f(x):\n    return x.cuda()\n").code
+    assert once == "import torch as th\n\ndef f(x):\n    return x.to(th.accelerator.current_accelerator())\n"
+    twice = engine().migrate('"""Doc."""\nimport os\nimport torch\n\n\ndef f(x):\n    return x.cuda(), "cuda"\n').code
+    assert twice == ('"""Doc."""\nimport os\nimport torch\n\n\naccelerator = torch.accelerator.current_accelerator()\n\n\n'
+                     'def f(x):\n    return x.to(accelerator), accelerator.type\n')
+
+
+def test_the_binding_takes_a_name_the_file_does_not_use_and_needs_a_top_level_torch_import():
+    code = engine().migrate("import torch\naccelerator = 1\n\ndef f(x):\n    return x.cuda(), x.cuda()\n").code
+    assert "_accelerator = torch.accelerator.current_accelerator()\n" in code and "x.to(_accelerator)" in code
+    nested = "def f(x):\n    import torch\n    return x.cuda(), x.cuda()\n"  # no module-level torch: in place
+    assert engine().migrate(nested).code == ("def f(x):\n    import torch\n    return "
+                                              "x.to(torch.accelerator.current_accelerator()), "
+                                              "x.to(torch.accelerator.current_accelerator())\n")
+
+
+def test_names_torch_or_ascend_lack_at_the_release_take_the_fallback():
+    source = "import torch\nwith torch.cuda.device(1):\n    torch.cuda.empty_cache()\n"
+    assert engine("2.7").migrate(source).code == (
+        "import torch\nwith torch.get_device_module().device(1):\n    torch.get_device_module().empty_cache()\n")
+    assert engine("2.10").migrate(source).code == (  # memory in torch 2.9, but Ascend documents it from 2.13
+        "import torch\nwith torch.accelerator.device_index(1):\n    torch.get_device_module().empty_cache()\n")
+    assert engine("2.13").migrate(source).code == (
+        "import torch\nwith torch.accelerator.device_index(1):\n    torch.accelerator.empty_cache()\n")
+
+
+@pytest.mark.parametrize(("pin", "torch"), [("torch>=2.8,<3", "2.8"), ("torch==2.13.0", "2.13"), (None, "2.14")])
+def test_the_torch_release_comes_from_the_project_pin(cli, tmp_path, pin, torch):
+    if pin:
+        (tmp_path / "requirements.txt").write_text(f"numpy\n{pin}\n")
+    (tmp_path / "a.py").write_text("import torch\ntorch.cuda.synchronize()\n")
+    result = cli("migrate", "--target", "accelerator", "--check", tmp_path / "a.py")
+    assert result.exit_code == 1
+    why = f"{pin.removeprefix('torch')} in {tmp_path / 'requirements.txt'}:2" if pin else "the newest known; no torch pin found"
+    assert result.stderr.splitlines()[-1] == f"cuda2npu: for torch {torch} (torch{why if pin else ''}), target accelerator" \
+        if pin else result.stderr.splitlines()[-1] == f"cuda2npu: for torch {torch} ({why}), target accelerator"
+
+
+def test_a_torch_older_than_the_minimum_is_a_usage_error(cli, tmp_path):
+    (tmp_path / "requirements.txt").write_text("torch>=2.4\n")
+    (tmp_path / "a.py").write_text("import torch\ntorch.cuda.synchronize()\n")
+    result = cli("migrate", "--target", "accelerator", tmp_path / "a.py")
+    assert result.exit_code == 2
+    assert "needs torch >= 2.6" in result.stderr and "torch 2.4" in result.stderr
+    assert (tmp_path / "a.py").read_text() == "import torch\ntorch.cuda.synchronize()\n"
+
+
+def test_the_target_from_the_configuration_and_an_unknown_one(cli, tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.cuda2npu]\ntarget = "accelerator"\n')
+    (tmp_path / "a.py").write_text("import torch\ntorch.cuda.synchronize()\n")
+    assert cli("migrate", tmp_path / "a.py").exit_code == 0
+    assert (tmp_path / "a.py").read_text() == "import torch\ntorch.accelerator.synchronize()\n"
+    result = cli("migrate", "--target", "tpu", tmp_path / "a.py")
+    assert result.exit_code == 2 and "unknown target 'tpu'" in result.stderr
+
+
+def test_import_time_code_of_a_library_module_keeps_its_device_strings(cli, tmp_path):
+    package = tmp_path / "lib"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    source = 'import torch\nDEVICE = "cuda"\n\ndef f(x):\n    return x.to("cuda")\n'
+    (package / "dev.py").write_text(source)
+    (tmp_path / "script.py").write_text(source)
+    result = cli("migrate", "--no-config", "--target", "accelerator", tmp_path)
+    assert result.exit_code == 0
+    assert (package / "dev.py").read_text() == source.replace('x.to("cuda")', "x.to(torch.accelerator.current_accelerator().type)")
+    assert f"{package / 'dev.py'}:2:10 ACC344 not made" in result.stderr
+    assert (tmp_path / "script.py").read_text() == (
+        "import torch\naccelerator = torch.accelerator.current_accelerator()\n"
+        'DEVICE = accelerator.type\n\ndef f(x):\n    return x.to(accelerator.type)\n')
+
+
+def test_explain_finds_a_rule_of_either_target(cli):
+    result = cli("explain", "ACC101")
+    assert result.exit_code == 0 and result.stdout.startswith("ACC101 (string, info):")
+
+
+def test_the_torch_facts_cover_every_name_the_rules_write():
+    spec = importlib.util.spec_from_file_location("sync_accelerator", ROOT / "scripts" / "sync_accelerator.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    data = json.loads(portable.DATA.read_text())
+    assert data["checked"] == script.written_names(), "run scripts/sync_accelerator.py"
+    assert portable.releases()[0] == "2.6"
+    for name in data["checked"]:  # what no fallback covers is in torch from the minimum on
+        if not name.startswith("torch.accelerator.") or name in ("torch.accelerator.current_accelerator",
+                                                                 "torch.accelerator.is_available"):
+            assert name in data["torch"]["2.6"]["names"], name
