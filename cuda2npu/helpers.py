@@ -96,8 +96,13 @@ class Writer:
                 module = module.visit(_Inline(name, cst.parse_expression(value)))
             else:
                 line = cst.parse_statement(f"{name} = {value}\n")
-                if at < len(module.body) and getattr(module.body[at], "leading_lines", None):
-                    line = line.with_changes(leading_lines=module.body[at].leading_lines)  # set off as the code is
+                if at < len(module.body):  # set off by the blank lines that set off the code after it
+                    blank = []
+                    for empty in getattr(module.body[at], "leading_lines", ()):
+                        if empty.comment is not None:
+                            break
+                        blank.append(empty)
+                    line = line.with_changes(leading_lines=blank)
                 module = module.with_changes(body=[*module.body[:at], line, *module.body[at:]])
         return module
 

@@ -64,7 +64,11 @@ def test_the_gitlab_template_reports_code_quality():
 
 def test_the_hooks_match_the_files_cuda2npu_migrates():
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
-    assert [h["id"] for h in hooks] == ["cuda2npu", "cuda2npu-check"]
+    assert [h["id"] for h in hooks] == ["cuda2npu", "cuda2npu-check", "cuda2npu-portable"]
+    portable = hooks.pop()  # the accelerator target has no text rules: Python files and notebooks only
+    main.make_context("cuda2npu", shlex.split(portable["entry"])[1:] + ["x.py"])
+    assert portable["types_or"] == ["python", "pyi", "jupyter"] and "files" not in portable
+    assert not load_rulebook(target="accelerator").of_kind("text")
     for hook in hooks:
         main.make_context("cuda2npu", shlex.split(hook["entry"])[1:] + ["x.py"])
         files = re.compile(hook["files"])
