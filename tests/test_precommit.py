@@ -55,12 +55,10 @@ def test_migrating_hook_fails_the_commit_and_fixes_the_file(repo, cache):
 
 def test_portable_hook_passes_device_agnostic_code_and_fails_cuda_code(repo, cache):
     (repo / "portable.py").write_text("import torch\n\nmodel = Net().to(torch.accelerator.current_accelerator())\n")
-    git(repo, "add", "portable.py")
-    assert try_repo(repo, "cuda2npu-portable", cache).returncode == 0
     (repo / "new.py").write_text(CUDA)
-    git(repo, "add", "new.py")
+    git(repo, "add", "portable.py", "new.py")
     run = try_repo(repo, "cuda2npu-portable", cache)
-    assert run.returncode == 1 and "would migrate new.py" in run.stdout
+    assert run.returncode == 1 and "would migrate new.py" in run.stdout and "portable.py" not in run.stdout
     assert (repo / "new.py").read_text() == CUDA
 
 
