@@ -104,12 +104,15 @@ def _oldest(spec: str, where: str) -> str:
 
 
 def for_torch(book: RuleBook, torch: str, soc: str) -> RuleBook:
-    """``book`` for one torch release: ``twins`` expanded, renames it lacks on their fallback."""
+    """``book`` for one torch release: ``twins`` expanded, renames it lacks on their fallback (and
+    the keyword renames of those calls dropped: the fallback keeps the CUDA signature)."""
     from .catalog import load_snapshot
     from .ruleindex import symbol_index
 
     taken = symbol_index(dataclasses.replace(book, rules=tuple(r for r in book if not r.get("twins"))))
     modules = load_snapshot()["modules"]
+    gated = {rule.id: _gated(rule, torch, soc) for rule in book if rule.kind == "rename" and rule.get("replace")}
+    lacking = {old for rules in gated.values() for r in rules if not r.get("replace") for old, _ in r.pairs()}
     out: list[Rule] = []
     for rule in book:
         if rule.kind == "rename" and rule.get("twins"):
@@ -118,8 +121,12 @@ def for_torch(book: RuleBook, torch: str, soc: str) -> RuleBook:
                              and f"{rule.get('match')}.{n}" not in modules  # a submodule: its own rules
                              and taken.longest(f"{rule.get('match')}.{n}".split(".")) is None)
             out.append(dataclasses.replace(rule, spec={**rule.spec, "members": members}))
-        elif rule.kind == "rename" and rule.get("replace"):
-            out += _gated(rule, torch, soc)
+        elif rule.id in gated:
+            out += gated[rule.id]
+        elif rule.kind == "argument" and rule.get("members"):  # keywords of the calls that move only
+            members = [m for m in rule.get("members") if f"{rule.get('match')}.{m}" not in lacking]
+            if members:
+                out.append(dataclasses.replace(rule, spec={**rule.spec, "members": members}))
         else:
             out.append(rule)
     return dataclasses.replace(book, rules=tuple(out))

@@ -124,3 +124,6 @@ def test_optimizer_keywords_follow_the_signatures(rule):
 def test_catalog_page_is_current():
     page = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
     assert page.read_text(encoding="utf-8") == markdown(BOOK), "run: cuda2npu rules --format md > docs/rules.md"
+    page = page.with_name("rules-accelerator.md")
+    assert page.read_text(encoding="utf-8") == markdown(load_rulebook(target="accelerator")), \
+        "run: cuda2npu rules --target accelerator --format md > docs/rules-accelerator.md"
