@@ -76,7 +76,10 @@ class _Group(click.Group):
         except BrokenPipeError:  # `cuda2npu migrate --diff | head`: the reader left; say nothing more
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-            sys.exit(1)
+            sys.stderr.flush()
+            # As for an interrupt: no exit handlers, whose wake-up of a stopped pool's thread through a
+            # closed pipe prints a traceback under load (writes are atomic: every file is whole).
+            os._exit(1)
         except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
             raise  # click's own usage errors and exits
         except Exception as exc:  # a bug of ours outside any one file  # noqa: BLE001

@@ -37,7 +37,7 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                                "results_of", "unsupported", "imported", "positional")),
     "string": (("match",), ("replace", "code", "device", "prefix", "ignore_case", "message", "known", "alone")),
     "call": (("match", "replace"), ("drop", "unsupported", "defaults", "max_positional", "message", "uncalled")),
-    "argument": (("match",), ("members", "rename", "unsupported", "message")),
+    "argument": (("match",), ("members", "rename", "unsupported", "message", "to_positional")),
     "import": (("module", "after"), ()),
     "text": (("files", "match"), ("replace", "message", "unless", "known", "comments")),
     "context": (("check", "message"), CONTEXT_FIELDS),

@@ -117,8 +117,10 @@ def check_spec(kind: str, spec: dict[str, Any], fail, helpers: tuple[str, ...] =
             raise fail("message", "a text rule without 'replace' reports: it needs a message")
         _check_text_templates(spec, pattern, fail)
         return
-    if kind == "argument" and not ("rename" in spec or "unsupported" in spec):
-        raise fail("rename", "an argument rule needs 'rename' or 'unsupported'")
+    if kind == "argument" and not ("rename" in spec or "unsupported" in spec or "to_positional" in spec):
+        raise fail("rename", "an argument rule needs 'rename', 'unsupported' or 'to_positional'")
+    if "to_positional" in spec and not (isinstance(spec["to_positional"], str) and _IDENT.match(spec["to_positional"])):
+        raise fail("to_positional", "must be a keyword name")
     for name in ("call", "device", "prefix", "importable", "exact", "imported"):
         if name in spec and not isinstance(spec[name], bool):
             raise fail(name, "must be true or false")

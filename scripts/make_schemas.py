@@ -42,7 +42,7 @@ FIELDS = {
     "members": {"type": "array", "items": {"anyOf": [TEXT, {"type": "object", "minProperties": 1, "maxProperties": 1,
                                                             "additionalProperties": TEXT}]}},
     "importable": FLAG, "exact": FLAG, "call": FLAG, "device": FLAG, "prefix": FLAG, "ignore_case": FLAG,
-    "once": FLAG, "alone": FLAG, "uncalled": TEXT, "code": TEXT, "fallback": TEXT, "twins": DOTTED,
+    "once": FLAG, "alone": FLAG, "uncalled": TEXT, "code": TEXT, "fallback": TEXT, "twins": DOTTED, "to_positional": TEXT,
     "positional": {"type": "object", "additionalProperties": TEXT},
     "keywords": TEXT_MAP, "unsupported": TEXT_MAP, "rename": {"type": "object", "additionalProperties": TEXT},
     "max_positional": {"type": "integer", "minimum": 0},

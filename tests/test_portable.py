@@ -37,13 +37,18 @@ def test_the_binding_takes_a_name_the_file_does_not_use_and_needs_a_top_level_to
 
 
 def test_names_torch_or_ascend_lack_at_the_release_take_the_fallback():
-    source = "import torch\nwith torch.cuda.device(1):\n    torch.cuda.empty_cache()\n"
-    assert engine("2.7").migrate(source).code == (
-        "import torch\nwith torch.get_device_module().device(1):\n    torch.get_device_module().empty_cache()\n")
-    assert engine("2.10").migrate(source).code == (  # memory in torch 2.9, but Ascend documents it from 2.13
-        "import torch\nwith torch.accelerator.device_index(1):\n    torch.get_device_module().empty_cache()\n")
-    assert engine("2.13").migrate(source).code == (
-        "import torch\nwith torch.accelerator.device_index(1):\n    torch.accelerator.empty_cache()\n")
+    source = "import torch\nwith torch.cuda.device(d):\n    torch.cuda.empty_cache()\n    torch.cuda.synchronize(device=d)\n"
+    fallback = ("import torch\nwith torch.get_device_module().device(d):\n    torch.get_device_module().empty_cache()\n"
+                "    torch.accelerator.synchronize(d)\n")  # device_index() takes no torch.device: never written
+    assert engine("2.7").migrate(source).code == fallback
+    assert engine("2.10").migrate(source).code == fallback  # memory in torch 2.9, but Ascend documents it from 2.13
+    assert engine("2.13").migrate(source).code == fallback.replace("get_device_module().empty_cache", "accelerator.empty_cache")
+
+
+def test_a_device_keyword_becomes_positional_where_the_call_moves_to_torch_accelerator():
+    source = "import torch\nused = torch.cuda.memory_allocated(device=rank)\n"
+    assert engine("2.14").migrate(source).code == "import torch\nused = torch.accelerator.memory_allocated(rank)\n"
+    assert engine("2.7").migrate(source).code == "import torch\nused = torch.get_device_module().memory_allocated(device=rank)\n"
 
 
 @pytest.mark.parametrize(("pin", "torch"), [("torch>=2.8,<3", "2.8"), ("torch==2.13.0", "2.13"), (None, "2.14")])

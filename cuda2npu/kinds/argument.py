@@ -17,9 +17,17 @@ class ArgumentKind(Kind):
     def _keywords(self, node: cst.Call, rule: Rule, name: str, plan: CallPlan) -> None:
         m, renames = self.m, rule.get("rename", {})
         safe, kept = unsupported(node, rule.get("unsupported", {}))
+        first = rule.get("to_positional")  # a keyword the twin takes only as its first positional argument
         for i, arg in enumerate(node.args):
             keyword = arg.keyword.value if arg.keyword is not None else None
-            if keyword in renames:
+            if keyword is not None and keyword == first:
+                if any(a.keyword is None for a in node.args) or plan.positional is not None:
+                    m.finding(arg.keyword, rule, fill(rule.get("message") or "{name}(): pass {keyword} as the "
+                                                      "first positional argument", name=name, keyword=keyword))
+                elif m.edit(arg.keyword, rule, f"{keyword}=... -> the first positional argument"):
+                    plan.drop.add(i)
+                    plan.positional = [arg.value]
+            elif keyword in renames:
                 if m.edit(arg.keyword, rule, f"{keyword}= -> {renames[keyword]}="):
                     plan.renames[keyword] = renames[keyword]
             elif i in safe:
