@@ -11,6 +11,10 @@ from ..symbols import dotted
 
 
 class CallKind(Kind):
+    def __init__(self, migrator):
+        super().__init__(migrator)
+        self._uncalled = any(r.get("uncalled") for r in migrator.index.calls.values())  # else nothing to look for
+
     def visit_Call(self, node: cst.Call, name: str, plan: CallPlan) -> None:
         rule = self.m.index.calls.get(name)
         if rule is not None:
@@ -54,6 +58,8 @@ class CallKind(Kind):
             for branch in branches:
                 self.reference(branch)
             return
+        if not self._uncalled or not isinstance(value, (cst.Name, cst.Attribute)):
+            return  # (aliases: `FusedAdam as Adam` is found through the imports, not by its last part)
         parts = dotted(value)
         qualified = m.bindings.qualify(parts) if parts else None
         if qualified is None:
