@@ -1,5 +1,5 @@
-"""The torch_npu release a project declares: its pin in requirements, pyproject.toml, setup.cfg,
-setup.py or a conda environment file, matched to a known release (as ruff reads
+"""The torch_npu release a project declares: its pin in requirements or pyproject.toml (read with
+``packaging`` and ``tomllib``), setup.cfg, setup.py or a conda environment file, matched to a known release (as ruff reads
 ``requires-python``: the oldest release the requirement admits, so the port runs on each).
 """
 
@@ -52,7 +52,7 @@ def find_pin(folder: Path, package: str = "torch-npu") -> tuple[str, str] | None
     for here in (folder, *folder.parents):
         candidates = [p for pattern in FILES for p in sorted(here.glob(pattern)) if p.is_file()]
         for path in candidates:
-            found = _pin_in(path, name, requirement)
+            found = _pin_in(path, name, requirement, package)
             if found:
                 return found
         if candidates or (here / ".git").exists():
@@ -60,7 +60,7 @@ def find_pin(folder: Path, package: str = "torch-npu") -> tuple[str, str] | None
     return None
 
 
-def _pin_in(path: Path, name: re.Pattern[str], requirement: re.Pattern[str]) -> tuple[str, str] | None:
+def _pin_in(path: Path, name: re.Pattern[str], requirement: re.Pattern[str], package: str) -> tuple[str, str] | None:
     try:
         with open(path, "rb") as handle:
             data = handle.read(_MAX_BYTES)
@@ -69,11 +69,56 @@ def _pin_in(path: Path, name: re.Pattern[str], requirement: re.Pattern[str]) -> 
     text = data.decode("utf-8", "replace")
     if not name.search(text):
         return None
+    if path.name == "pyproject.toml" or path.suffix == ".txt":  # requirements read as the standards say
+        return _declared(path, text, package)
     for number, line in enumerate(text.splitlines(), 1):
         code = line.split("#", 1)[0] if not path.name.endswith((".toml", ".py")) else line
         for match in requirement.finditer(code):
             return f"{path}:{number}", re.sub(r"\s+", "", match.group(1)).rstrip(",")
     return None
+
+
+def _declared(path: Path, text: str, package: str) -> tuple[str, str] | None:
+    """The first requirement on ``package`` of a requirements file (one PEP 508 requirement a line)
+    or of a pyproject.toml (``[project]`` dependencies and optional dependencies, PEP 735
+    dependency groups), read with ``packaging`` (and ``tomllib``): ``(path:line, specifiers)``."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    if path.suffix == ".txt":
+        lines = [(n, line.split(" #", 1)[0].strip()) for n, line in enumerate(text.splitlines(), 1)]
+        entries = [(n, line) for n, line in lines if line and not line.startswith(("#", "-"))]
+    else:
+        entries = [(None, entry) for entry in _pyproject_requirements(text)]
+    for number, entry in entries:
+        try:
+            found = Requirement(entry)
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(found.name) == package and found.specifier:
+            if number is None:  # the line of the requirement in the file, for the message
+                at = text.find(entry)
+                number = text.count("\n", 0, at) + 1 if at >= 0 else 1
+            written = re.sub(r"^[\w.-]+(?:\[[^\]]*\])?", "", re.sub(r"\s+", "", entry.split(";", 1)[0]))
+            return f"{path}:{number}", written.strip("()")  # the specifiers as the project writes them
+    return None
+
+
+def _pyproject_requirements(text: str) -> list[str]:
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return []  # (a broken pyproject.toml that configures cuda2npu is refused by the configuration)
+    project = data.get("project") if isinstance(data.get("project"), dict) else {}
+    groups = [project.get("dependencies", []), *dict(project.get("optional-dependencies") or {}).values(),
+              *dict(data.get("dependency-groups") or {}).values()]
+    return [entry for group in groups if isinstance(group, list) for entry in group if isinstance(entry, str)]
 
 
 def matching(spec: str, where: str) -> versions.Release:

@@ -87,6 +87,11 @@ def test_op_support_facts_checked_by_hand_against_the_pages():
     ("requirements.txt", "torch==2.4.0\ntorch-npu==2.4.0.post4  # cluster image\n"),
     ("requirements/base.txt", "numpy\ntorch_npu==2.4.0.post4\n"),
     ("pyproject.toml", '[project]\nname = "x"\ndependencies = ["torch==2.4.0", "torch-npu==2.4.0.post4"]\n'),
+    ("pyproject.toml", '[project]\nname = "x"\n# torch-npu==2.1.0.post17 was too old\ndependencies = []\n'
+                       '[project.optional-dependencies]\nascend = [\n  "torch_npu[extra] == 2.4.0.post4; '
+                       'platform_machine == \'aarch64\'",\n]\n'),
+    ("pyproject.toml", '[project]\nname = "x"\n[dependency-groups]\nnpu = ["Torch-NPU==2.4.0.post4"]\n'),
+    ("requirements.txt", "-r base.txt\n--extra-index-url https://x\ntorch-npu==2.4.0.post4 ; python_version >= '3.9'\n"),
     ("setup.cfg", "[options]\ninstall_requires =\n    torch-npu == 2.4.0.post4\n"),
     ("setup.py", "from setuptools import setup\nsetup(install_requires=['torch_npu==2.4.0.post4'])\n"),
     ("environment.yml", "dependencies:\n  - pip:\n    - torch-npu==2.4.0.post4\n"),
