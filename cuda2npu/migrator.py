@@ -241,8 +241,12 @@ class Migrator(cst.CSTTransformer):
             self.calls[id(node)] = plan
         return True
 
-    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
-        return self.call.leave_Call(original, updated)
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        updated = self.call.leave_Call(original, updated)
+        return self.string.leave_Call(original, updated) if isinstance(updated, cst.Call) else updated
+
+    def leave_BinaryOperation(self, original: cst.BinaryOperation, updated: cst.BinaryOperation) -> cst.BaseExpression:
+        return self.string.leave_BinaryOperation(original, updated)
 
     def visit_ConcatenatedString(self, node: cst.ConcatenatedString) -> None:
         self.concatenated.update((id(node.left), id(node.right)))
