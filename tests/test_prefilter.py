@@ -33,3 +33,12 @@ def test_prefilter_skips_unrelated_words():
     index = Engine(BOOK).index
     assert not index.triggered("import re\nexample = sample(clamp)\n# graphs of events\n")
     assert index.triggered("x = t.cuda()\n")
+
+
+def test_the_common_words_of_model_code_do_not_trigger_a_parse():
+    """Rules that act on common names (``from_pretrained``, ``Trainer``, ``profile``, ``ops``) carry
+    the rarer words a file must hold: without them most of transformers would be parsed."""
+    index = Engine(BOOK).index
+    assert not index.triggered("from transformers import Trainer\nops = load_ops()\n"
+                               "model = AutoModel.from_pretrained(path)\nwith profile(run):\n    pass\n")
+    assert index.triggered("model = AutoModel.from_pretrained(path, load_in_8bit=True)\n")

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import lru_cache
 from typing import Iterator
 
 from ..kinds import fill
 from ..origins import comes_from, origins
 from ..rulebook import Rule
-from .facts import FileFacts, text_of
+from .facts import FileFacts, dotted, text_of
 from .judgement import Note
 
 _FLOAT64 = frozenset({"torch.float64", "torch.double"})
@@ -52,24 +53,46 @@ def _is_float64(facts: FileFacts, node: ast.AST) -> bool:
     return (func.attr == "double" and not values) or (func.attr in ("to", "type") and any(_dtype(facts, v) for v in values))
 
 
+@lru_cache(maxsize=4)
+def _lasts(names: frozenset[str]) -> frozenset[str]:
+    """The last parts of the APIs' names: a cheap test of a call before resolving its callee."""
+    return frozenset(name.rsplit(".", 1)[-1] for name in names)
+
+
 def args(facts: FileFacts, rule: Rule) -> Iterator[Note]:
+    """Read only the statements on lines that spell float64 (or ``double``), and the calls on
+    those lines or on lines naming a variable those statements make float64: no walk of the file."""
     apis = rule.get("apis") or {}
-    if not apis or not _SPELLED.search(facts.source):
+    lines = facts.lines_with(_SPELLED) if apis and _SPELLED.search(facts.source) else []
+    if not lines:
         return
-    held = None  # names bound only to float64 values, worked out at the first call that needs it
-    for call in facts.calls:
-        name = facts.resolve(call.func)
+    lasts = _lasts(frozenset(apis))
+    candidates = {".".join(dotted(t) or ()) for stmt, _, _ in facts.statements()
+                  if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None
+                  and facts.touches(lines, stmt.lineno, stmt.end_lineno or stmt.lineno)
+                  and _is_float64(facts, stmt.value)
+                  for t in (stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target])} - {""}
+    if candidates:  # the lines that name one of them (as a word) may pass it on
+        words = re.compile(r"\b(?:%s)\b" % "|".join(sorted(map(re.escape, candidates))))
+        lines = sorted(set(lines) | set(facts.lines_with(words)))
+    held = None  # of the candidates, the names bound only to float64 values (worked out when one is passed)
+    calls = sorted({id(n): n for n in facts.expressions_at(lines) if isinstance(n, ast.Call)}.values(),
+                   key=lambda n: (n.lineno, n.col_offset))
+    for call in calls:
+        func = call.func
+        if (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)) not in lasts:
+            continue
+        name = facts.resolve(func)
         if name not in apis:
             continue
         for value in [*call.args, *(kw.value for kw in call.keywords)]:
             how, base = None, _base(facts, value)
             if _is_float64(facts, value):
                 how = text_of(value)
-            elif isinstance(base, (ast.Name, ast.Attribute)):
+            elif isinstance(base, (ast.Name, ast.Attribute)) and ".".join(dotted(base) or ()) in candidates:
                 if held is None:
-                    held = origins(facts.tree, facts.bindings,
-                                   lambda v, _: _MARK if _is_float64(facts, v) else "")
-                if comes_from(held.get(text_of(base)), (_MARK,)):
+                    held = origins(facts.tree, facts.bindings, lambda v, _: _MARK if _is_float64(facts, v) else "")
+                if comes_from(held.get(".".join(dotted(base) or ())), (_MARK,)):
                     how = text_of(value)
             if how:
                 yield Note(rule, *facts.where(call), fill(rule.get("message"), name=name, page=apis[name], value=how))
