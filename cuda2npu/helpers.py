@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from .kinds.args import code_of
+
 if TYPE_CHECKING:  # pragma: no cover
     from .symbols import Bindings
 
@@ -83,7 +85,7 @@ class Writer:
                 spell(self.helpers[key], self.bindings, self.needed)  # the modules its expression names
                 return self.names[key]
             node = values[key]
-            code = cst.Module(body=()).code_for_node(node)
+            code = code_of(node)
             return code if isinstance(node, _ATOMS) else f"({code})"
         return cst.parse_expression(_FIELD.sub(fill, text))
 

@@ -89,10 +89,10 @@ def args(facts: FileFacts, rule: Rule) -> Iterator[Note]:
             how, base = None, _base(facts, value)
             if _is_float64(facts, value):
                 how = text_of(value)
-            elif isinstance(base, (ast.Name, ast.Attribute)) and ".".join(dotted(base) or ()) in candidates:
+            elif isinstance(base, (ast.Name, ast.Attribute)) and (key := ".".join(dotted(base) or ())) in candidates:
                 if held is None:
                     held = origins(facts.tree, facts.bindings, lambda v, _: _MARK if _is_float64(facts, v) else "")
-                if comes_from(held.get(".".join(dotted(base) or ())), (_MARK,)):
+                if comes_from(held.get(key), (_MARK,)):
                     how = text_of(value)
             if how:
                 yield Note(rule, *facts.where(call), fill(rule.get("message"), name=name, page=apis[name], value=how))
