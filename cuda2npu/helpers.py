@@ -5,8 +5,9 @@ names are spelled as the file imports them (``th.device`` after ``import torch a
 not imported yet is noted for import), ``{0}``... stand for the call's own arguments and
 ``{receiver}`` for the object a method is called on, and ``{NAME}`` for a helper of the rule
 file (``helpers: {accelerator: torch.accelerator.current_accelerator()}``). A helper a file uses
-once is written in place; used more than once, it becomes one binding after the file's imports
-(``accelerator = torch.accelerator.current_accelerator()``), under a name the file does not use.
+once is written in place; used more than once, or when its expression is not a single name, call
+or attribute (``a or b``), it becomes one binding after the file's imports (``accelerator =
+torch.accelerator.current_accelerator() or torch.device("cuda")``), under a name the file does not use.
 """
 
 from __future__ import annotations
@@ -90,12 +91,15 @@ class Writer:
         return cst.parse_expression(_FIELD.sub(fill, text))
 
     def finish(self, module: cst.Module) -> cst.Module:
-        """Each helper used: in place when once, else bound after the imports that its expression needs."""
+        """Each helper used: in place when once and atomic, else bound after the imports that its
+        expression needs."""
         for key, count in self.uses.items():
             name, value = self.names[key], spell(self.helpers[key], self.bindings, self.needed)
-            at = _after_imports(module, value.split(".", 1)[0]) if count > 1 else None
+            expression = cst.parse_expression(value)
+            bind = count > 1 or not isinstance(expression, _ATOMS)
+            at = _after_imports(module, value.split(".", 1)[0]) if bind else None
             if at is None or _used_before(module, name, at):
-                module = module.visit(_Inline(name, cst.parse_expression(value)))
+                module = module.visit(_Inline(name, expression))
             else:
                 line = cst.parse_statement(f"{name} = {value}\n")
                 if at < len(module.body):  # set off by the blank lines that set off the code after it
@@ -167,13 +171,22 @@ def _used_before(module: cst.Module, name: str, at: int) -> bool:
 
 
 class _Inline(cst.CSTTransformer):
+    """Writes a helper's expression for its name: in parentheses unless atomic or a whole argument."""
+
     def __init__(self, name: str, value: cst.BaseExpression):
         super().__init__()
-        self.name, self.value, self.attrs = name, value, set()
+        self.name, self.value, self.attrs, self.args = name, value, set(), set()
+        self.wrapped = value if isinstance(value, _ATOMS) else value.with_changes(
+            lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         self.attrs.add(id(node.attr))
 
+    def visit_Arg(self, node: cst.Arg) -> None:
+        self.args.add(id(node.value))
+
     def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
-        return self.value if original.value == self.name and id(original) not in self.attrs else updated
+        if original.value != self.name or id(original) in self.attrs:
+            return updated
+        return self.value if id(original) in self.args else self.wrapped
 

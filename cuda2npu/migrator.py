@@ -141,8 +141,9 @@ class Migrator(cst.CSTTransformer):
         self.alternatives.update((id(node.body), id(node.orelse)))
         return not self._aware(node)
 
-    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
+    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> bool:
         self.alternatives.update((id(node.left), id(node.right)))
+        return not self._aware(node)  # current_accelerator() or torch.device("cuda")
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         self.alternatives.update([id(node.left), *(id(c.comparator) for c in node.comparisons)])

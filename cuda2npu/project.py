@@ -85,12 +85,6 @@ class ModuleResolver:
         self._layout.append(top.parent / "__init__.py")
         self.package = top if (top / "__init__.py").is_file() else None  # the top package holding the file
 
-    def in_package(self) -> bool:
-        """Whether the file is a module of a package (a library module, not a script beside others)."""
-        init = self._layout[0]
-        self.consulted.setdefault(str(init), init.is_file() or None)
-        return self.package is not None
-
     def module(self, level: int, name: str | None) -> ModuleFacts | None:
         """The facts of ``from <level dots><name> import ...``, for a module of this project."""
         key = (self.folder, level, name)  # many files share an import: resolved once

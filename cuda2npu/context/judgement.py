@@ -56,12 +56,12 @@ Check = Callable[[FileFacts, "Rule"], Iterable["Veto | Note"]]
 
 
 def _checks() -> dict[str, Check]:
-    from . import dispatch, float64, guards, import_time, optimizers
+    from . import dispatch, float64, guards, optimizers
 
     return {"optimizer-swap": optimizers.swap, "fused-traps": optimizers.traps, "fused-clip": optimizers.clip,
             "cuda-guard": guards.guard, "cuda-only-import": guards.imports,
             "dispatching-module": dispatch.dispatching, "device-agnostic": dispatch.agnostic,
-            "float64-args": float64.args, "import-time": import_time.import_time}
+            "float64-args": float64.args}
 
 
 def judge(source: str, tree: ast.Module, index: RuleIndex, project=None, wanted: list[int] | None = None,

@@ -22,7 +22,6 @@ CHECKS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "dispatching-module": ({"words": _WORDS}, ("edit", "line")),
     "device-agnostic": ({"markers": _NAMES}, ("edit", "line", "marker")),
     "float64-args": ({"apis": _TEMPLATES}, ("name", "page", "value")),
-    "import-time": ({"rules": _WORDS}, ("edit", "line")),
 }
 FIELDS = tuple(sorted({name for fields, _ in CHECKS.values() for name in fields}))
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
