@@ -96,9 +96,12 @@ class RuleIndex:
             if "cuda-only" in rule.tags:
                 for old, _ in rule.pairs():
                     self.cuda_only.add(old, rule)
-        # A file can use one only if it imports its package, or names one of a rule's trigger words.
-        self._cuda_only_roots = tuple(sorted({name.split(".")[0] for r in book if "cuda-only" in r.tags
-                                              and not r.get("trigger") for name, _ in r.pairs()}))
+        # A file can use one only if it imports its package and spells the name's last part (a module
+        # importing transformers is not CUDA-only unless it names BitsAndBytesConfig), or names one of
+        # a rule's trigger words.
+        names = [name.split(".") for r in book if "cuda-only" in r.tags and not r.get("trigger") for name, _ in r.pairs()]
+        self._cuda_only_roots = tuple(sorted({parts[0] for parts in names}))
+        self._cuda_only_lasts = {root: tuple(sorted({p[-1] for p in names if p[0] == root})) for root in self._cuda_only_roots}
         self._cuda_only_words = tuple(sorted({w for r in book if "cuda-only" in r.tags for w in r.get("trigger") or ()}))
         self.trigger = trigger_pattern(book)  # does a file need parsing at all
         self.site_trigger = trigger_pattern(book, dependent=True)  # may a statement hold a site
@@ -135,8 +138,8 @@ class RuleIndex:
         return next(self.target_offsets(text), None) is not None
 
     def may_use_cuda_only(self, text: str | bytes) -> bool:
-        """Whether ``text`` may use a CUDA-only API: an import line of its package, or one of the
-        rules' trigger words."""
+        """Whether ``text`` may use a CUDA-only API: an import line of its package where the text
+        also spells the API's last part, or one of the rules' trigger words."""
         if isinstance(text, bytes):
             if not any(w.encode() in text for w in self._cuda_only_roots + self._cuda_only_words):
                 return False
@@ -144,7 +147,8 @@ class RuleIndex:
         if next(word_offsets(text, self._cuda_only_words, WORD_CHAR), None) is not None:
             return True
         return any(_IMPORT_PREFIX.fullmatch(text, text.rfind("\n", 0, at) + 1, at)
-                   for at in word_offsets(text, self._cuda_only_roots, WORD_CHAR))
+                   for root in self._cuda_only_roots if any(last in text for last in self._cuda_only_lasts[root])
+                   for at in word_offsets(text, (root,), WORD_CHAR))
 
     def triggered(self, source: str) -> bool:
         """Whether any rule could act on ``source``: a file without a trigger word is never parsed."""

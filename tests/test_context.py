@@ -225,6 +225,24 @@ def test_cuda_only_sibling_modules_decide_guards_whatever_the_command_line(cli, 
         assert "model.py:5:8 NPU340" in result.stderr
 
 
+@pytest.mark.parametrize(("source", "may"), [
+    ("import transformers\nmodel = transformers.AutoModel.from_pretrained(name)\n", False),
+    ("from transformers import AutoModel\n", False),
+    ("import transformers\nconfig = transformers.BitsAndBytesConfig(load_in_4bit=True)\n", True),
+    ("from transformers import BitsAndBytesConfig\n", True),
+    ("import triton\n", True),
+    ('"""Uses triton kernels."""\n', False),  # a word in a docstring is no import
+    ("from numba import cuda\n", True),
+    ("import numba\n", False),
+])
+def test_a_module_is_read_for_cuda_only_names_when_it_imports_one(source, may):
+    """The project index parses a module only when it may bind a CUDA-only name: its package
+    imported and the name's last part spelled (transformers' own modules import transformers)."""
+    index = ENGINE.index
+    assert index.may_use_cuda_only(source) is may
+    assert index.may_use_cuda_only(source.encode()) is may
+
+
 # -- the rule format --------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("fields", "error"), [
