@@ -63,12 +63,17 @@ class Engine:
         if tree is not None:  # else syntax newer than this Python: LibCST alone, without the analyses
             _refuse_long_chains(source, tree)
             imports: list = []
-            wanted = splice.wanted_lines(source, tree, self.index.site_pattern(source), imports)
+            hits: list = []  # the lines of the words that may be sites
+            bindings = Bindings.of_ast(tree)
+            wanted = splice.wanted_lines(source, tree, self.index.site_patterns(source), imports,
+                                         self.index.possible_site(source, bindings), hits)
             _refuse_huge_statements(source, tree, wanted)
-            judgement = judge(source, tree, self.index, project, wanted, imports)
+            judgement = judge(source, tree, self.index, project, wanted, imports, bindings)
             if self.index.origins and self.index.origins.search(source):  # for rules with results_of
-                judgement.origins = origins(tree, Bindings.of_ast(tree))
+                judgement.origins = origins(tree, bindings)
             plan = splice.plan(source, tree, wanted) if self.splice else None
+            if plan is not None and not plan.visits(hits) and not judgement and not suppressions.lines:
+                return Migration(source, source)  # no rule can act on what LibCST would parse
         if plan is not None:
             try:
                 return self._run(source, suppressions, plan, judgement)

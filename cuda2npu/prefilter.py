@@ -17,7 +17,7 @@ def triggers(rule: Rule, *, dependent: bool = False) -> set[str]:
     ``dependent`` asks for the words of rules that ``require`` others too (to find every statement
     a rule may act on, once a file is being parsed). Reports that act only where a file spells
     every part of a name (``spelled``) have words for whole files alone, and none with
-    ``parsed_only``: :meth:`RuleIndex.site_pattern` finds their statements.
+    ``parsed_only``: :meth:`RuleIndex.site_patterns` finds their statements.
     """
     spelled = rule.get("spelled") and (dependent or rule.get("parsed_only"))
     if rule.kind in ("import", "text", "support") or spelled or (rule.get("requires") and not dependent):

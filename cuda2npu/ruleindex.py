@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .prefilter import trigger_pattern
+from .prefilter import trigger_pattern, triggers
 from .rulebook import Rule, RuleBook
-from .symbols import PrefixIndex
+from .symbols import Bindings, PrefixIndex, chain_ending
 
 # Index forms a device string may carry after "<device>:": a number, a %-placeholder, a {field}.
 _DEVICE_SUFFIX = r"(?::(?:\d+|%[dis]|\{[^{}]*\})?)?"
@@ -26,6 +26,27 @@ def symbol_index(book: RuleBook) -> PrefixIndex[tuple[Rule, str | None]]:
             for old, new in rule.pairs():
                 index.add(old, (rule, new), exact=bool(rule.get("exact")))
     return index
+
+
+_DOTTED_KINDS = ("rename", "report", "call", "argument")
+
+
+def dotted_words(book: RuleBook) -> dict[str, frozenset[str]]:
+    """The trigger words that only rules on dotted names (rename, report, call, argument) act on,
+    each with those rules' names ending in it: ``compile`` -> ``{"torch.compile"}``. Such a word is a
+    site only where it ends a chain of names (or is a name) that the file's imports bind to one of
+    those names: never in ``re.compile``."""
+    names: dict[str, set[str]] = {}
+    other: set[str] = set()
+    for rule in book:
+        match = rule.get("match") if rule.kind in _DOTTED_KINDS else None
+        matched = [match] if isinstance(match, str) else match or []
+        words = triggers(rule, dependent=True) | ({n.split(".")[-1] for n in matched} if rule.get("spelled") else set())
+        by_name = not rule.get("trigger") and not rule.get("results_of")
+        for word in words:
+            ends = [n for n in matched if n.split(".")[-1] == word] if by_name else []
+            (names.setdefault(word, set()).update(ends) if ends else other.add(word))
+    return {word: frozenset(ends) for word, ends in names.items() if word not in other}
 
 
 def word_pattern(words) -> re.Pattern[str]:
@@ -109,26 +130,45 @@ class RuleIndex:
         # last part, with the other parts (but the root) the file must hold as words too.
         self._spelled = sorted({(name.split(".")[-1], frozenset(name.split(".")[1:-1]))
                                 for r in book if r.get("spelled") for name, _ in r.pairs()}, key=str)
-        self._site_patterns: dict[frozenset[str], re.Pattern[str] | None] = {}
+        self._site_patterns: dict[frozenset[str], re.Pattern[str]] = {}
         # Code that mentions the target, or a value a string rule writes ("npu", "hccl", ...),
         # already handles the target.
         self.target_words = ({book.target, *book.aware}
                              | {r.get("replace") for r in book.of_kind("string") if r.get("replace")})
         self.aware = word_pattern(self.target_words)
+        self.dotted_words = dotted_words(book)
 
-    def site_pattern(self, source: str) -> re.Pattern[str] | None:
-        """:attr:`site_trigger`, with the names of ``spelled`` reports whose parts ``source`` holds."""
+    def possible_site(self, source: str, bindings: Bindings):
+        """For the matches of :meth:`site_patterns` in ``source`` (whose imports bind ``bindings``):
+        False where one cannot be a site (a word of :func:`dotted_words` that the imports do not
+        bind to a rule's name there), else True."""
+
+        def possible(match: re.Match[str]) -> bool:
+            names = self.dotted_words.get(match.group())
+            if names is None:
+                return True
+            parts = chain_ending(source, match.start(), match.end())
+            if parts is None:
+                return True
+            qualified = bindings.qualify(parts) if parts else None
+            return qualified is not None and ".".join(qualified[0]) in names
+
+        return possible
+
+    def site_patterns(self, source: str) -> list[re.Pattern[str]]:
+        """:attr:`site_trigger`, and the names of ``spelled`` reports whose parts ``source`` holds."""
+        patterns = [self.site_trigger] if self.site_trigger is not None else []
         if not self._spelled:
-            return self.site_trigger
+            return patterns
         words = set(_WORD.findall(source))
         extra = frozenset(last for last, parts in self._spelled if last in words and parts <= words)
         if not extra:
-            return self.site_trigger
+            return patterns
         if extra not in self._site_patterns:
             if len(self._site_patterns) >= 64:  # bounded: one pattern per set of names a file spells
                 self._site_patterns.clear()
-            self._site_patterns[extra] = trigger_pattern(self.book, dependent=True, extra=extra)
-        return self._site_patterns[extra]
+            self._site_patterns[extra] = trigger_pattern(dataclasses.replace(self.book, rules=()), extra=extra)
+        return patterns + [self._site_patterns[extra]]
 
     def target_offsets(self, text: str):
         """Where ``text`` names the target ("npu", "hccl", ...) as a word, in any case (as :attr:`aware`)."""

@@ -30,8 +30,10 @@ class Lost(Exception):
 class Plan:
     """The text LibCST parses (the source with its holes as placeholders), and the way back."""
 
-    def __init__(self, lines: list[str], holes: list[tuple[int, int]]):
+    def __init__(self, lines: list[str], holes: list[tuple[int, int]], unvisited: tuple[int, int] | None = None):
         parts: list[str] = []
+        # 0-based line spans no rule visits: the holes, and a module docstring kept for the imports
+        self._unvisited = sorted(holes + [unvisited] * (unvisited is not None))
         self._holes: list[str] = []  # the source lines each placeholder stands for
         self._text_starts: list[int] = []  # 1-based: where each run of kept lines starts in the text
         self._source_starts: list[int] = []  # ... and in the source
@@ -53,6 +55,14 @@ class Plan:
         self._source_starts.append(start + 1)
         parts.extend(lines[start:end])
 
+    def visits(self, lines: list[int]) -> bool:
+        """Whether any of these 0-based source lines is left in the text for the rules to visit."""
+        for line in lines:
+            k = bisect.bisect_right(self._unvisited, (line, float("inf"))) - 1
+            if k < 0 or self._unvisited[k][1] < line:
+                return True
+        return False
+
     def original_line(self, line: int) -> int:
         """The source line of a kept line of the text."""
         k = bisect.bisect_right(self._text_starts, line) - 1
@@ -72,10 +82,13 @@ class Plan:
         return out
 
 
-def wanted_lines(source: str, tree: ast.Module, trigger: re.Pattern[str], imports: list | None = None) -> list[int]:
+def wanted_lines(source: str, tree: ast.Module, triggers: list[re.Pattern[str]], imports: list | None = None,
+                 possible=None, hits: list | None = None) -> list[int]:
     """0-based lines that may hold a site (see :func:`_wanted_lines`); no site is anywhere else.
-    The import statements met on the way are added to ``imports`` (the analyses need them too)."""
-    return _wanted_lines(source, _LINE.findall(source), tree, trigger, imports)
+    The import statements met on the way are added to ``imports`` (the analyses need them too).
+    ``possible(match)`` tells whether a match of ``triggers`` may be a site at all; ``hits`` gets
+    the lines of those that may, and of the imports that bind a name a site may use."""
+    return _wanted_lines(source, _LINE.findall(source), tree, triggers, imports, possible, hits)
 
 
 def plan(source: str, tree: ast.Module, wanted: list[int]) -> Plan | None:
@@ -87,7 +100,9 @@ def plan(source: str, tree: ast.Module, wanted: list[int]) -> Plan | None:
     scan = _Scan(lines, wanted)
     holes: list[tuple[int, int]] = []
     scan.block(tree.body, holes, keep_first=True)  # new imports go after a module docstring
-    return Plan(lines, sorted(holes)) if holes else None
+    first = tree.body[0] if tree.body else None
+    docstring = _span(first) if isinstance(first, ast.Expr) and _is_string(first.value) else None
+    return Plan(lines, sorted(holes), docstring) if holes else None
 
 
 class _Scan:
@@ -148,13 +163,14 @@ class _Scan:
                 and not (first and self.lines[first - 1].rstrip().endswith("\\")))
 
 
-def _wanted_lines(source: str, lines: list[str], tree: ast.Module, trigger: re.Pattern[str],
-                  imports: list | None = None) -> list[int]:
+def _wanted_lines(source: str, lines: list[str], tree: ast.Module, triggers: list[re.Pattern[str]],
+                  imports: list | None = None, possible=None, hits: list | None = None) -> list[int]:
     """0-based lines that may hold a site: a trigger word, an absolute import (it binds the names
     rules resolve), or a name that an import with a trigger word binds (``from torch import cuda
     as C`` makes ``C.synchronize()`` a site)."""
     aliases: set[str] = set()
     wanted: set[int] = set()
+    hits = [] if hits is None else hits
     stack = list(tree.body)
     while stack:
         node = stack.pop()
@@ -163,19 +179,22 @@ def _wanted_lines(source: str, lines: list[str], tree: ast.Module, trigger: re.P
                 imports.append(node)
             if not getattr(node, "level", 0):
                 wanted.add(node.lineno - 1)
-            if trigger.search("".join(lines[node.lineno - 1:node.end_lineno])):
+            text = "".join(lines[node.lineno - 1:node.end_lineno])
+            if any(trigger.search(text) for trigger in triggers):
                 aliases.update(a.asname or a.name.split(".")[0] for a in node.names if a.name != "*")
+                hits.extend(range(node.lineno - 1, node.end_lineno or node.lineno))
         else:
             for field in _BLOCKS + _CLAUSES:
                 stack.extend(getattr(node, field, ()) or ())
-    patterns = [trigger]
+    offsets = [m.start() for trigger in triggers for m in trigger.finditer(source) if possible is None or possible(m)]
     if aliases:
-        patterns.append(re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, sorted(aliases)))))
+        offsets += [m.start() for m in re.finditer(r"\b(?:%s)\b" % "|".join(map(re.escape, sorted(aliases))), source)]
     line, at = 0, 0
-    for offset in sorted(m.start() for rx in patterns for m in rx.finditer(source)):
+    for offset in sorted(offsets):
         line += source.count("\n", at, offset)
         at = offset
-        wanted.add(line)
+        hits.append(line)
+    wanted.update(hits)
     return sorted(wanted)
 
 

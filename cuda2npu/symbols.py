@@ -28,6 +28,34 @@ def dotted(node: cst.BaseExpression) -> list[str] | None:
     return parts[::-1]
 
 
+def chain_ending(source: str, start: int, end: int) -> list[str] | None:
+    """The chain of names the name at ``source[start:end]`` ends (``torch.cuda`` for ``cuda`` in
+    ``torch.cuda.is_available()``): ``[]`` when what comes before the dot is not a name (``f().x``,
+    ``x[0].y``, ``"s".z``), None when the text alone cannot tell (a line break in the chain)."""
+    parts = [source[start:end]]
+    while True:
+        i = start - 1
+        while i >= 0 and source[i] in " \t":
+            i -= 1
+        if i >= 0 and source[i] in "\n\r\\":  # the chain may go on from the line before: ``x.\\n y``
+            while i >= 0 and source[i] in " \t\r\n\\":
+                i -= 1
+            return None if i >= 0 and source[i] == "." else parts
+        if i < 0 or source[i] != ".":
+            return parts
+        i -= 1
+        while i >= 0 and source[i] in " \t":
+            i -= 1
+        start = i + 1
+        while start > 0 and (source[start - 1].isalnum() or source[start - 1] == "_"):
+            start -= 1
+        if start > i:  # no name before the dot
+            return [] if i >= 0 and source[i] in ")]}'\"" else None
+        if source[start].isdigit():
+            return None
+        parts.insert(0, source[start:i + 1])
+
+
 def build_dotted(name: str) -> cst.BaseExpression:
     """The expression ``a.b.c`` for the text ``"a.b.c"``."""
     head, *rest = name.split(".")

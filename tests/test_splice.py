@@ -44,6 +44,12 @@ EXTRA = {
                                       '    return 1\n\ndef g(x):\n    """Also cuda."""\n    return x.cuda()\n'),
     "defs-in-npu-aware-branch": ("import torch\nif is_torch_npu_available():\n    def f():\n        return 'cuda'\n"
                                  "else:\n    def g():\n        pass\n\n\ndef h(x):\n    return x.cuda()\n"),
+    "compile-of-re-and-of-torch": ("import re\nimport torch\nP = re.compile('x')\nQ = f().compile\n"
+                                   "R = x[0].compile\nS = torch.compile(m)\n"),
+    "compile-bound-by-from-import": "import re\nfrom torch import compile\nP = re.compile('x')\nm = compile(m)\n",
+    "compile-through-an-alias": "import torch as re\nP = re.compile(m)\n",
+    "compile-chain-across-lines": "import torch\nm = (torch.\n     compile(m))\nn = (torch\n     .compile(n))\n",
+    "compile-after-a-comment-ending-in-a-dot": "from torch import compile\n# see the docs.\ncompile(m)\n",
 }
 SOURCES = ([pytest.param(p.read_text(encoding="utf-8"), id=p.name) for p in sorted(FIXTURES.glob("*/*.py"))]
            + [pytest.param(e.before, id=f"{r.id}-{n}") for r in BOOK if r.kind != "text" for n, e in enumerate(r.examples, 1)]
@@ -67,7 +73,7 @@ def test_a_spliced_text_libcst_cannot_reproduce_falls_back_to_the_whole_file():
     would not reproduce; the whole file it does."""
     source = ("import torch\nx = t.cuda()\nclass A:\n    def f(self):\n        pass\n\n"
               "    # trailing comment one\n    # trailing comment two\n")
-    plan = splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), Engine(BOOK).index.site_trigger))
+    plan = splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), [Engine(BOOK).index.site_trigger]))
     assert plan.text.endswith("...  # cuda2npu-hole 0\n\n    # trailing comment one\n    # trailing comment two\n")
     result = Engine(BOOK).migrate(source)
     assert result.code == source.replace("import torch\nx = t.cuda()", "import torch\nimport torch_npu\nx = t.npu()")
@@ -76,7 +82,7 @@ def test_a_spliced_text_libcst_cannot_reproduce_falls_back_to_the_whole_file():
 def test_large_file_is_spliced_and_positions_map_back():
     filler = "".join(f"def helper_{i}(x):\n    return x + {i}\n\n\n" for i in range(150))
     source = "import torch\n\n\n" + filler + "def main():\n    model = Net().cuda()\n"
-    plan = splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), Engine(BOOK).index.site_trigger))
+    plan = splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), [Engine(BOOK).index.site_trigger]))
     assert plan.text == "import torch\n\n\n...  # cuda2npu-hole 0\n\n\ndef main():\n    model = Net().cuda()\n"
     result = Engine(BOOK).migrate(source)
     assert result.code == Engine(BOOK, splice=False).migrate(source).code
@@ -104,7 +110,7 @@ def test_only_statements_that_may_hold_a_site_are_parsed():
                 y = x.cuda()
                 return y
         ''')
-    plan = splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), Engine(BOOK).index.site_trigger))
+    plan = splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), [Engine(BOOK).index.site_trigger]))
     assert plan.text == textwrap.dedent('''\
         """Module docstring mentioning cuda."""
         import os
@@ -129,14 +135,14 @@ def test_only_statements_that_may_hold_a_site_are_parsed():
     ("import torch\ndef f(): return 1\nz = t.cuda()\n", "import torch\n...  # cuda2npu-hole 0\nz = t.cuda()\n"),
 ])
 def test_statements_sharing_lines_are_kept_whole(source, text):
-    plan = splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), Engine(BOOK).index.site_trigger))
+    plan = splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), [Engine(BOOK).index.site_trigger]))
     assert (plan and plan.text) == text
     assert Engine(BOOK).migrate(source).code == Engine(BOOK, splice=False).migrate(source).code
 
 
 def test_a_file_mentioning_the_placeholder_is_parsed_whole():
     source = "import torch\n# cuda2npu-hole 0\nA = 1\nx = t.cuda()\n"
-    assert splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), Engine(BOOK).index.site_trigger)) is None
+    assert splice.plan(source, ast.parse(source), splice.wanted_lines(source, ast.parse(source), [Engine(BOOK).index.site_trigger])) is None
     assert Engine(BOOK).migrate(source).code.endswith("x = t.npu()\n")
 
 
@@ -150,3 +156,33 @@ def test_syntax_newer_than_this_python_falls_back_to_whole_file():
     with pytest.raises(SyntaxError):
         ast.parse(source)  # so the engine parses the whole file with LibCST
     assert Engine(BOOK).migrate(source).code.endswith("x = t.npu()\n")
+
+
+@pytest.mark.parametrize("text, chain", [
+    ("torch.cuda", ["torch", "cuda"]), ("x = re . compile", ["re", "compile"]),
+    ("    compile(m)", ["compile"]), ("f().compile", []), ("x[0].compile", []), ("'s'.compile", []),
+    ("(torch.\n  compile)", None), ("(torch\n  .compile)", None), ("# end.\ncompile", None),
+    ("(torch \\\n .compile)", None), ("x = 1\ncompile", ["compile"]),
+])
+def test_the_chain_a_name_ends_is_read_from_the_text(text, chain):
+    from cuda2npu.symbols import chain_ending
+
+    word = chain[-1] if chain else "compile"
+    assert chain_ending(text, text.rindex(word), text.rindex(word) + len(word)) == chain
+
+
+def test_words_of_rules_on_dotted_names_are_sites_only_where_the_imports_bind_them(monkeypatch):
+    """``compile`` is the word of ``torch.compile`` (NPU722) alone: in ``re.compile`` it is no site,
+    and a file holding no other word is not handed to LibCST at all."""
+    engine = Engine(BOOK)
+    assert engine.index.dotted_words["compile"] == frozenset({"torch.compile"})
+    assert "cuda" not in engine.index.dotted_words  # string rules act on "cuda" too
+    parsed = []
+    monkeypatch.setattr(Engine, "_transform", lambda self, *a: parsed.append(1) or _transform(self, *a))
+    source = "import re\nimport torch\n\n\nclass A:\n    P = re.compile('x')\n\n    def f(self):\n        return 1\n"
+    assert engine.migrate(source).code == source and not parsed
+    aliased = "import torch as re\n\n\nclass A:\n    P = re.compile(m)\n\n    def f(self):\n        return 1\n"
+    assert [f.rule for f in engine.migrate(aliased).findings] == ["NPU722"] and parsed
+
+
+_transform = Engine._transform

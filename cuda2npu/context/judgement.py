@@ -65,13 +65,16 @@ def _checks() -> dict[str, Check]:
 
 
 def judge(source: str, tree: ast.Module, index: RuleIndex, project=None, wanted: list[int] | None = None,
-          imports: list | None = None) -> Judgement:
+          imports: list | None = None, bindings=None) -> Judgement:
     """Run every context rule's check on one file (``wanted``: the 0-based lines that may hold a
-    site, and ``imports``: its import statements, when the caller has them already)."""
+    site, ``imports``: its import statements, ``bindings``: its :class:`Bindings`, when the caller
+    has them already)."""
     judgement = Judgement()
     if not index.context:
         return judgement
     facts = FileFacts(source, tree, index, project, None if wanted is None else [n + 1 for n in wanted])
+    if bindings is not None:
+        facts.bindings = bindings
     if imports is not None:
         facts.imports = sorted(imports, key=lambda n: (n.lineno, n.col_offset))  # as the walk would list them
     checks = _checks()
