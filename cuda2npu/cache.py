@@ -83,6 +83,7 @@ class Cache:
         self.header: dict[str, Any] = {}
         self._changed: dict[str, dict | None] = {}  # this run's updates (None: drop the entry)
         self._patterns: list[str] | None = None
+        self._globs_known = 0
         self._today = int(time.time() // 86400)
         if self._secret is not None:
             self.header, self.entries = self._load()
@@ -92,6 +93,16 @@ class Cache:
         """The text rules' file patterns, known when an earlier run loaded the same rules."""
         patterns = self.header.get("text_patterns")
         return patterns if isinstance(patterns, list) and all(isinstance(p, str) for p in patterns) else None
+
+    def globs(self) -> dict[str, list]:
+        """The exclude globs' translations an earlier run kept (with the same pathspec), to be
+        used and added to by this run's :class:`~cuda2npu.files.Excluder`s and saved with it."""
+        known = self.header.get("globs")
+        if not isinstance(known, dict) or self.header.get("pathspec") != _pathspec_stamp():
+            known = {}
+        self.header["globs"] = known
+        self._globs_known = len(known)
+        return known
 
     def lookup(self, source: Source) -> tuple[dict | None, bool]:
         """The entry for ``source`` if its kind, ignores and dependencies still hold, and whether the
@@ -146,7 +157,9 @@ class Cache:
     def save(self) -> None:
         """Merge this run's entries into the file as it is now, atomically; never fails the run."""
         patterns = self._patterns if self._patterns is not None else self.text_patterns
-        if self._secret is None or (not self._changed and patterns == self.text_patterns):
+        globs = self.header.get("globs") or {}
+        if self._secret is None or (not self._changed and patterns == self.text_patterns
+                                    and len(globs) == self._globs_known):
             return
         try:
             _, entries = self._load()
@@ -156,7 +169,8 @@ class Cache:
                 else:
                     entries[key] = entry
             _prepare(self.folder)
-            self._write({"text_patterns": patterns}, _bounded(entries, self._today))
+            header = {"text_patterns": patterns, "globs": globs, "pathspec": _pathspec_stamp()}
+            self._write(header, _bounded(entries, self._today))
             _trim(self.folder, keep=self.path)
         except (OSError, ValueError, TypeError):
             pass  # a cache that cannot be written only costs time
@@ -204,6 +218,15 @@ def result_parts(entry: dict) -> tuple[list, list, bytes | None]:
                 for r, ln, c, s, m, n in entry["findings"]]
     new = zlib.decompress(base64.b64decode(entry["new"])) if entry.get("new") else None
     return edits, findings, new
+
+
+def _pathspec_stamp() -> list | None:
+    """The installed pathspec's stamp (found, not imported), which its translations hold for."""
+    from importlib.machinery import PathFinder
+
+    spec = PathFinder.find_spec("pathspec")
+    found = stamp(spec.origin) if spec is not None and spec.origin else None
+    return list(found) if found else None
 
 
 def _still(path: str, was: Any) -> bool:

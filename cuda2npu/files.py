@@ -57,18 +57,30 @@ def _glob(pattern: str) -> tuple[str, bool]:
     return regex or "(?!)", include is not False
 
 
+def _translation(known) -> bool:
+    """Whether ``known`` has the shape of a :func:`_glob` translation."""
+    return isinstance(known, list) and len(known) == 2 and isinstance(known[0], str) and isinstance(known[1], bool)
+
+
 class Excluder:
     """Gitignore-style globs (``build``, ``*.pyc``, ``**/test_*.py``, ``src/gen/*.py``, ``vendor/``,
     ``!keep.py``) matched against a path's name, its folders (as ``name/``), and its path relative
     to ``base``; each must match a whole name or path, and a ``!`` pattern matching any of them
-    keeps the path."""
+    keeps the path. ``translated`` maps globs to their :func:`_glob` translation: the ones known
+    are not translated again (the results cache keeps them, so a cached run needs no pathspec),
+    and new ones are added to it."""
 
-    def __init__(self, patterns: Iterable[str] = DEFAULT_EXCLUDE, base: Path | None = None):
+    def __init__(self, patterns: Iterable[str] = DEFAULT_EXCLUDE, base: Path | None = None,
+                 translated: dict[str, list] | None = None):
         self.base = Path(os.path.abspath(base or Path.cwd()))
-        globs = [_glob(p) for p in patterns]
+        translated = {} if translated is None else translated
+        globs = []
+        for pattern in patterns:
+            if not _translation(translated.get(pattern)):
+                translated[pattern] = list(_glob(pattern))
+            globs.append(translated[pattern])
         self._out = re.compile("|".join(f"(?:{r})" for r, include in globs if include) or "(?!)").fullmatch
         self._back = re.compile("|".join(f"(?:{r})" for r, include in globs if not include) or "(?!)").fullmatch
-
 
     def __call__(self, path: Path, root: Path | None = None) -> bool:
         """Whether ``path`` is excluded. Its folders count from ``root`` down (the folder given on

@@ -100,10 +100,11 @@ class Session:
         self._book: RuleBook | None = None
         base = config.path.parent if config.path else None
         patterns = list(DEFAULT_EXCLUDE if config.exclude is None else config.exclude) + config.extend_exclude
-        self.excluded = Excluder(patterns, base)
-        self._ignores = [(Excluder([pattern], base), tuple(codes(tuple(ids))))
-                         for pattern, ids in config.per_file_ignores.items()]
         self.cache = None if flags.no_cache else self._open_cache(flags)
+        globs = self.cache.globs() if self.cache is not None else None
+        self.excluded = Excluder(patterns, base, globs)
+        self._ignores = [(Excluder([pattern], base, globs), tuple(codes(tuple(ids))))
+                         for pattern, ids in config.per_file_ignores.items()]
         patterns = self.cache.text_patterns if self.cache is not None else None
         if patterns is None:  # not known from an earlier run: load (and so check) the rules now
             patterns = sorted(self.book().text_patterns())

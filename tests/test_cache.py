@@ -74,17 +74,28 @@ def test_write_mode_from_a_cached_check_writes_the_same_bytes(cli, tree, tmp_pat
     assert cli("migrate", "--no-config", "--check", tree / "train.py").exit_code == 0
 
 
-def test_a_hit_loads_neither_libcst_nor_the_rule_files(tree):
+def test_a_hit_loads_neither_libcst_nor_the_rule_files_nor_pathspec(tree):
     script = ("import sys\nfrom cuda2npu.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
-              "    print(e.code, 'libcst' in sys.modules, 'yaml' in sys.modules, file=sys.stderr)\n")
+              "    print(e.code, *(m in sys.modules for m in ('libcst', 'yaml', 'pathspec')), file=sys.stderr)\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
     def run():
         return subprocess.run([sys.executable, "-c", script, "migrate", "--check", "--no-config", str(tree)],
                               capture_output=True, text=True, env=env, timeout=300).stderr.splitlines()[-1]
 
-    assert run() == "1 True True"
-    assert run() == "1 False False"
+    assert run() == "1 True True True"
+    assert run() == "1 False False False"  # the default excludes' translations are cached too
+
+
+def test_excludes_changed_between_cached_runs_still_apply(cli, tree):
+    train = tree / "train.py"
+    assert "would migrate" in cli("migrate", "--check", train).stderr
+    (tree / "pyproject.toml").write_text('[tool.cuda2npu]\nextend-exclude = ["tr*.py"]\n')
+    assert "0 files scanned" in cli("migrate", "--check", train).stderr
+    (tree / "pyproject.toml").write_text('[tool.cuda2npu]\nextend-exclude = ["tr*.py", "!train.py"]\n')
+    assert "would migrate" in cli("migrate", "--check", train).stderr
+    header = json.loads(cache_files()[0].read_bytes().partition(b"\n")[2])["header"]
+    assert header["globs"]["tr*.py"][1] is True and header["globs"]["!train.py"][1] is False
 
 
 def test_editing_a_file_or_touching_it(cli, tree):
