@@ -39,15 +39,27 @@ class Config:
     target: str | None = None  # the migration target (npu, accelerator); None: npu
 
 
-def nearest(folder: Path) -> Path | None:
+def nearest(folder: Path, known: dict[str, Path | None] | None = None) -> Path | None:
     """The nearest pyproject.toml with a ``[tool.cuda2npu]`` table in ``folder`` or above it. One on
-    the way that cannot be read is an error (it may hold the table), as in ruff."""
-    folder = Path(os.path.abspath(folder))
-    for here in (folder, *folder.parents):
-        candidate = here / "pyproject.toml"
+    the way that cannot be read is an error (it may hold the table), as in ruff. ``known`` holds
+    the answers for folders (absolute paths) already looked at, and gets those of this walk."""
+    known = {} if known is None else known
+    here, walked, found = os.path.abspath(folder), [], None
+    while True:
+        if here in known:
+            found = known[here]
+            break
+        walked.append(here)
+        candidate = Path(here, "pyproject.toml")
         if candidate.is_file() and "cuda2npu" in _table(candidate):
-            return candidate
-    return None
+            found = candidate
+            break
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    known.update(dict.fromkeys(walked, found))
+    return found
 
 
 def _table(path: Path) -> dict[str, Any]:

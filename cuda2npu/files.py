@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
 import stat
@@ -73,6 +74,7 @@ class Excluder:
     def __init__(self, patterns: Iterable[str] = DEFAULT_EXCLUDE, base: Path | None = None,
                  translated: dict[str, list] | None = None):
         self.base = Path(os.path.abspath(base or Path.cwd()))
+        self._base = str(self.base)
         translated = {} if translated is None else translated
         globs = []
         for pattern in patterns:
@@ -86,21 +88,15 @@ class Excluder:
         """Whether ``path`` is excluded. Its folders count from ``root`` down (the folder given on
         the command line, which is itself never matched) or, for a file named on its own, from
         ``base`` down: a project below a folder called ``build`` is still migrated."""
-        absolute = Path(os.path.abspath(path))
-        try:
-            rel = absolute.relative_to(self.base).as_posix()
-        except ValueError:
-            rel = None
-        try:
-            below = absolute.relative_to(os.path.abspath(root)).as_posix() if root is not None else rel
-        except ValueError:
-            below = None
-        names = {path.name}
+        absolute = os.path.abspath(path)
+        rel = _below(absolute, self._base)
+        below = _below(absolute, _absolute(root)) if root is not None else rel
+        names = {os.path.basename(os.fspath(path))}
         if below:
             parts = below.split("/")
             names.add(below)
-            names.update(part + "/" for part in parts[:-1])
             names.update("/".join(parts[:i]) + "/" for i in range(1, len(parts)))
+            names.update(part + "/" for part in parts[:-1])
         if rel is not None and below is not None:
             names.add(rel)
             parts = rel.split("/")
@@ -108,12 +104,30 @@ class Excluder:
         return any(map(self._out, names)) and not any(map(self._back, names))
 
 
+@functools.lru_cache(maxsize=64)
+def _absolute(folder: Path | str) -> str:
+    return os.path.abspath(folder)
+
+
+def _below(path: str, folder: str) -> str | None:
+    """``path`` relative to ``folder`` with ``/`` separators (both absolute and normalized), ``.``
+    for the folder itself, None outside it."""
+    if path == folder:
+        return "."
+    prefix = folder if folder.endswith(os.sep) else folder + os.sep
+    if not path.startswith(prefix):
+        return None
+    rest = path[len(prefix):]
+    return rest if os.sep == "/" else rest.replace(os.sep, "/")
+
+
 NEVER_COPIED = (".git", ".hg", ".svn")  # what --out-dir leaves out even of a whole-tree copy
 
 
-def _walk(root: Path, excluded: Callable, everything: bool = False) -> Iterator[tuple[Path, bool]]:
+def _walk(root: Path, excluded: Callable, everything: bool = False) -> Iterator[tuple[Path, bool, str]]:
     """Regular files below ``root`` in a stable order, each with whether it is left out (excluded
-    or git-ignored), without linked ones or virtualenvs (special files such as FIFOs and devices
+    or git-ignored) and its real path, without linked ones (so that path is the real folder's
+    followed by the names walked) or virtualenvs (special files such as FIFOs and devices
     are never listed). Left-out files are listed only with ``everything`` (a copy of the tree
     holds them, unmigrated), and never those of version-control folders."""
     ignored = GitIgnore.for_path(root)
@@ -121,9 +135,9 @@ def _walk(root: Path, excluded: Callable, everything: bool = False) -> Iterator[
     def skip(path: Path, is_dir: bool) -> bool:
         return excluded(path, root) or (ignored is not None and ignored(path, is_dir))
 
-    walk = [(Path(root), False)]
+    walk = [(Path(root), os.path.realpath(root), False)]
     while walk:
-        here, left_out = walk.pop()
+        here, real, left_out = walk.pop()
         try:
             entries = sorted(os.scandir(here), key=lambda e: e.name)
         except OSError:
@@ -138,11 +152,11 @@ def _walk(root: Path, excluded: Callable, everything: bool = False) -> Iterator[
                     continue
                 out = left_out or skip(path, True)
                 if everything or not out:
-                    folders.append((path, out))
+                    folders.append((path, os.path.join(real, entry.name), out))
             elif entry.is_file():
                 out = left_out or skip(path, False)
                 if everything or not out:
-                    yield path, out
+                    yield path, out, os.path.join(real, entry.name)
         walk.extend(reversed(folders))
 
 
@@ -170,12 +184,11 @@ def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Callable
         if out is not None and root.is_dir() and (out == root.resolve() or root.resolve() in out.parents):
             raise UsageError(f"--out-dir {out_dir} is inside the input {given}")
         if root.is_dir():
-            files = [(p, left_out) for p, left_out in _walk(root, excluded, everything=out is not None)
+            files = [(p, left_out, real) for p, left_out, real in _walk(root, excluded, everything=out is not None)
                      if out is not None or kind(p) != "other"]
         else:
-            files = [] if excluded(root) else [(_link_target(root), False)]
-        for path, left_out in files:
-            key = os.path.realpath(path)
+            files = [] if excluded(root) else [(target := _link_target(root), False, os.path.realpath(target))]
+        for path, left_out, key in files:
             if key in seen:
                 continue
             seen.add(key)

@@ -196,7 +196,8 @@ class Sessions:
         self.project = project  # where a project without configuration declares its torch-npu pin
         self._fixed = None
         self._by_config: dict[Path | None, Session] = {}
-        self._by_folder: dict[str, Session] = {}
+        self._by_folder: dict[str | Path, Session] = {}  # by folder as given and as absolute
+        self._nearest: dict[str, Path | None] = {}  # each folder's configuration file
         if no_config or config_path:
             self._fixed = self._session(Path(config_path) if config_path else None)
 
@@ -208,14 +209,17 @@ class Sessions:
         """The session of the files in ``folder`` (looked up once per folder, without a stat)."""
         if self._fixed is not None:
             return self._fixed
-        key = os.path.abspath(folder)
-        if key not in self._by_folder:
-            try:
-                found = nearest(Path(key))
-            except ConfigError as exc:
-                raise SettingsError(str(exc)) from None
-            self._by_folder[key] = self._session(found)
-        return self._by_folder[key]
+        session = self._by_folder.get(folder)
+        if session is None:
+            key = os.path.abspath(folder)
+            if key not in self._by_folder:
+                try:
+                    found = nearest(Path(key), self._nearest)
+                except ConfigError as exc:
+                    raise SettingsError(str(exc)) from None
+                self._by_folder[key] = self._session(found)
+            session = self._by_folder[folder] = self._by_folder[key]
+        return session
 
     def excluded(self, path: Path, root: Path | None = None) -> bool:
         """Whether the configuration of ``path``'s folder excludes it (an Excluder's signature)."""
