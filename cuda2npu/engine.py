@@ -21,6 +21,7 @@ from .symbols import Bindings, build_dotted, import_roots
 from .context.judgement import Judgement, judge, notes, rule_out
 from .migrator import Migrator, Site
 from .origins import origins
+from .positions import spans
 from .ruleindex import RuleIndex
 
 
@@ -189,15 +190,8 @@ def _positions(module: cst.Module, nodes: list[cst.CSTNode],
     """Source (line, column, end line), 1-based, of each node, by the node's id."""
     if not nodes:
         return {}
-    from libcst.metadata import MetadataWrapper, PositionProvider
-
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     to_source = plan.original_line if plan is not None else (lambda line: line)
-    out = {}
-    for node in nodes:
-        span = positions[node]
-        out[id(node)] = (to_source(span.start.line), span.start.column + 1, to_source(span.end.line))
-    return out
+    return {key: (to_source(line), column + 1, to_source(end)) for key, (line, column, end, _) in spans(module, nodes).items()}
 
 
 def _unused(suppressions: suppress.Suppressions, hits: list[tuple[int, str]], book: RuleBook) -> list[Finding]:

@@ -72,15 +72,19 @@ class Engines:
         return self._book_loaded
 
     def triggered(self, text: str | bytes) -> bool:
-        """The prefilter, without LibCST: most files of a large tree stop here. On the bytes of a
-        UTF-8 file it runs about twice as fast as on the text (and finds a superset: in bytes only
-        ASCII letters are word characters, so a word boundary is never missed)."""
+        """The prefilter, without LibCST: most files of a large tree stop here. The bytes of a UTF-8
+        file are scanned word by word (:class:`~cuda2npu.prefilter.WordScan`), several times as fast
+        as the pattern on the text, and finding a superset: in bytes only ASCII letters are word
+        characters, so a word boundary is never missed."""
         if not self._trigger:
-            from .prefilter import trigger_pattern
+            from .prefilter import WordScan, trigger_pattern
 
             pattern = trigger_pattern(self.book)
-            self._trigger.extend([pattern, pattern and re.compile(pattern.pattern.encode("utf-8"))])
-        pattern = self._trigger[isinstance(text, bytes)]
+            self._trigger.extend([pattern, pattern and WordScan(self.book, re.compile(pattern.pattern.encode("utf-8")))])
+        if isinstance(text, bytes):
+            scan = self._trigger[1]
+            return scan is not None and scan(text)
+        pattern = self._trigger[0]
         return pattern is not None and pattern.search(text) is not None
 
     def __call__(self, ignore: tuple[str, ...]):

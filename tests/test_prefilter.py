@@ -42,3 +42,26 @@ def test_the_common_words_of_model_code_do_not_trigger_a_parse():
     assert not index.triggered("from transformers import Trainer\nops = load_ops()\n"
                                "model = AutoModel.from_pretrained(path)\nwith profile(run):\n    pass\n")
     assert index.triggered("model = AutoModel.from_pretrained(path, load_in_8bit=True)\n")
+
+
+WORD_SAMPLES = ["x = t.cuda()\n", "xcuda = cudax\n", "é = écuda\n", "os.environ['NCCL_DEBUG'] = 'INFO'\n",
+                "NCCL_\n", "backend = 'Nccl'\n", "b = 'NcClx'\n", "torch.compile(m, mode='max-autotune')\n",
+                "mode = 'max-autotunes'\n", "subprocess.run(['nvidia-smi'])\n", "# TORCH_FR_X\n", "\t\fcuda\r\n",
+                "s = '" + "a " * 700_000 + "'\ncuda = 1\n", "import re\n", ""]
+
+
+@pytest.mark.parametrize("target", ["npu", "accelerator"])
+def test_the_word_scan_on_bytes_finds_exactly_what_the_pattern_finds(target):
+    import re
+
+    from cuda2npu.prefilter import WordScan, trigger_pattern
+
+    book = load_rulebook(target=target)
+    pattern = re.compile(trigger_pattern(book).pattern.encode())
+    scan = WordScan(book, pattern)
+    assert scan.rare or target == "accelerator"
+    for sample in WORD_SAMPLES + [p.values[0] for p in SOURCES]:
+        data = sample.encode()
+        assert scan(data) is (pattern.search(data) is not None), sample[:80]
+    assert scan(WORD_SAMPLES[-3].encode())  # the word after the first chunk's worth of words
+
