@@ -69,12 +69,13 @@ class Engine:
             wanted = splice.wanted_lines(source, tree, self.index.site_patterns(source), imports,
                                          self.index.possible_site(source, bindings), hits)
             _refuse_huge_statements(source, tree, wanted)
-            judgement = judge(source, tree, self.index, project, wanted, imports, bindings)
+            plan = splice.plan(source, tree, wanted) if self.splice else None
+            sites = plan is None or plan.visits(hits)  # else no rule can act on what LibCST would parse
+            judgement = judge(source, tree, self.index, project, wanted, imports, bindings, sites)
+            if not sites and not judgement and not suppressions.lines:
+                return Migration(source, source)
             if self.index.origins and self.index.origins.search(source):  # for rules with results_of
                 judgement.origins = origins(tree, bindings)
-            plan = splice.plan(source, tree, wanted) if self.splice else None
-            if plan is not None and not plan.visits(hits) and not judgement and not suppressions.lines:
-                return Migration(source, source)  # no rule can act on what LibCST would parse
         if plan is not None:
             try:
                 return self._run(source, suppressions, plan, judgement)

@@ -165,9 +165,10 @@ class _Scan:
 
 def _wanted_lines(source: str, lines: list[str], tree: ast.Module, triggers: list[re.Pattern[str]],
                   imports: list | None = None, possible=None, hits: list | None = None) -> list[int]:
-    """0-based lines that may hold a site: a trigger word, an absolute import (it binds the names
-    rules resolve), or a name that an import with a trigger word binds (``from torch import cuda
-    as C`` makes ``C.synchronize()`` a site)."""
+    """0-based lines that may hold a site: a trigger word in a statement (not in a comment of its
+    own line between statements), an absolute import (it binds the names rules resolve), or a
+    name that an import with a trigger word binds (``from torch import cuda as C`` makes
+    ``C.synchronize()`` a site)."""
     aliases: set[str] = set()
     wanted: set[int] = set()
     hits = [] if hits is None else hits
@@ -189,11 +190,15 @@ def _wanted_lines(source: str, lines: list[str], tree: ast.Module, triggers: lis
     offsets = [m.start() for trigger in triggers for m in trigger.finditer(source) if possible is None or possible(m)]
     if aliases:
         offsets += [m.start() for m in re.finditer(r"\b(?:%s)\b" % "|".join(map(re.escape, sorted(aliases))), source)]
+    spans = [_span(stmt) for stmt in tree.body]  # in order: a line outside them all is a comment or blank
+    firsts = [first for first, _ in spans]
     line, at = 0, 0
     for offset in sorted(offsets):
         line += source.count("\n", at, offset)
         at = offset
-        hits.append(line)
+        k = bisect.bisect_right(firsts, line) - 1
+        if k >= 0 and line <= spans[k][1]:
+            hits.append(line)
     wanted.update(hits)
     return sorted(wanted)
 

@@ -185,4 +185,25 @@ def test_words_of_rules_on_dotted_names_are_sites_only_where_the_imports_bind_th
     assert [f.rule for f in engine.migrate(aliased).findings] == ["NPU722"] and parsed
 
 
+
+def test_a_file_without_a_possible_site_runs_only_the_checks_that_report(monkeypatch):
+    """The checks that only veto edits (a CUDA guard, a swap unsafe in its file) have nothing to
+    veto where no rule can act (``cuda`` in a comment); those whose findings stand alone (float64
+    arguments) still run."""
+    from cuda2npu.context import judgement
+    from cuda2npu.versions import for_release
+
+    ran = []
+    checks = judgement._checks
+    monkeypatch.setattr(judgement, "_checks", lambda: {k: (lambda f, r, k=k, c=c: ran.append(k) or c(f, r))
+                                                        for k, c in checks().items()})
+    engine = Engine(for_release(BOOK))
+    quiet = "import torch\n\n# on cuda, use torch.compile\n\n\ndef f(x):\n    return x + 1\n"
+    assert engine.migrate(quiet).code == quiet
+    assert set(ran) == set(checks()) - judgement.VETOING
+    ran.clear()
+    engine.migrate(quiet + "    return x.cuda()\n")
+    assert set(ran) == set(checks())
+
+
 _transform = Engine._transform

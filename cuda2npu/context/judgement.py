@@ -64,11 +64,15 @@ def _checks() -> dict[str, Check]:
             "float64-args": float64.args}
 
 
+VETOING = frozenset({"optimizer-swap", "cuda-guard", "dispatching-module", "device-agnostic"})  # vetoes only
+
+
 def judge(source: str, tree: ast.Module, index: RuleIndex, project=None, wanted: list[int] | None = None,
-          imports: list | None = None, bindings=None) -> Judgement:
+          imports: list | None = None, bindings=None, sites: bool = True) -> Judgement:
     """Run every context rule's check on one file (``wanted``: the 0-based lines that may hold a
     site, ``imports``: its import statements, ``bindings``: its :class:`Bindings`, when the caller
-    has them already)."""
+    has them already). Without ``sites`` (the file has none a rule could edit) the checks that
+    only veto edits are not run."""
     judgement = Judgement()
     if not index.context:
         return judgement
@@ -79,6 +83,8 @@ def judge(source: str, tree: ast.Module, index: RuleIndex, project=None, wanted:
         facts.imports = sorted(imports, key=lambda n: (n.lineno, n.col_offset))  # as the walk would list them
     checks = _checks()
     for check, rule in index.context.items():
+        if not sites and check in VETOING:
+            continue
         for result in checks[check](facts, rule):
             (judgement.vetoes if isinstance(result, Veto) else judgement.notes).append(result)
     return judgement
