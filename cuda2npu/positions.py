@@ -68,7 +68,9 @@ class _Record:
     def __enter__(self) -> None:
         self.start = self.state.offset
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, *exc) -> None:
+        if kind is not None:  # the error goes on as it is
+            return
         spans = self.state.spans
         spans[id(self.node)] = (spans[id(self.start_node)][0] if self.start_node is not None else self.start,
                                 spans[id(self.end_node)][1] if self.end_node is not None else self.state.offset)
