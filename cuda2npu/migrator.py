@@ -125,7 +125,12 @@ class Migrator(cst.CSTTransformer):
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> cst.IndentedBlock:
         self.depth -= 1
-        return updated
+        body = self.symbol.leave_block(original.body, updated.body)
+        return updated if body is None else updated.with_changes(body=body)
+
+    def leave_Module(self, original: cst.Module, updated: cst.Module) -> cst.Module:
+        body = self.symbol.leave_block(original.body, updated.body)
+        return updated if body is None else updated.with_changes(body=body)
 
     # -- code that already dispatches to the target is left alone --------------------------
     def _aware(self, *nodes: cst.CSTNode) -> bool:

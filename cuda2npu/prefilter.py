@@ -17,7 +17,9 @@ def triggers(rule: Rule, *, dependent: bool = False) -> set[str]:
     ``dependent`` asks for the words of rules that ``require`` others too (to find every statement
     a rule may act on, once a file is being parsed). Reports that act only where a file spells
     every part of a name (``spelled``) have words for whole files alone, and none with
-    ``parsed_only``: :meth:`RuleIndex.site_patterns` finds their statements.
+    ``parsed_only``: :meth:`RuleIndex.site_patterns` finds their statements. With ``dependent``,
+    an ``idempotent`` rename has the words of its new names too (the call next to a site that the
+    rename would repeat must be parsed).
     """
     spelled = rule.get("spelled") and (dependent or rule.get("parsed_only"))
     if rule.kind in ("import", "text", "support") or spelled or (rule.get("requires") and not dependent):
@@ -29,7 +31,10 @@ def triggers(rule: Rule, *, dependent: bool = False) -> set[str]:
     if rule.kind in ("string", "attribute"):
         return set(rule.matches())
     match = rule.get("match")
-    return {name.split(".")[-1] for name in (match if isinstance(match, list) else [match])}
+    words = {name.split(".")[-1] for name in (match if isinstance(match, list) else [match])}
+    if dependent and rule.get("idempotent"):  # the statements next to a site that it may repeat
+        words |= {new.split(".")[-1] for _, new in rule.pairs() if new}
+    return words
 
 
 def trigger_pattern(book: RuleBook, *, dependent: bool = False, extra=()) -> re.Pattern[str] | None:

@@ -31,7 +31,7 @@ _COMMON_REQUIRED = ("id", "kind", "summary")
 _COMMON_OPTIONAL = ("why", "severity", "examples", "trigger", "tags", "requires")
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "rename": (("match",), ("replace", "code", "fallback", "twins", "members", "message", "module", "importable",
-                            "exact")),
+                            "exact", "idempotent")),
     "report": (("match", "message"), ("members", "once")),
     "attribute": (("match",), ("replace", "call", "keywords", "message", "max_positional", "accepts", "not_on",
                                "results_of", "unsupported", "imported", "positional", "code")),

@@ -33,8 +33,11 @@ def check_spec(kind: str, spec: dict[str, Any], fail, helpers: tuple[str, ...] =
         return validate_context(spec, fail)
     if kind == "support" and spec["status"] not in STATUSES:
         raise fail("status", f"must be one of {', '.join(STATUSES)}, got {spec['status']!r}")
-    if "once" in spec and not isinstance(spec["once"], bool):
-        raise fail("once", "must be true or false")
+    for flag in ("once", "idempotent"):
+        if flag in spec and not isinstance(spec[flag], bool):
+            raise fail(flag, "must be true or false")
+    if spec.get("idempotent") and "replace" not in spec:
+        raise fail("idempotent", "drops a call the rename makes the same as the one next to it: needs 'replace'")
     dotted = ("match", "replace", "module", "after") if kind not in ("attribute", "string", "text") else ()
     for name in dotted:
         value = spec.get(name)

@@ -231,6 +231,7 @@ def test_a_statement_of_megabytes_with_a_site_is_refused_and_one_without_is_left
     ("support", "status: float64\n    message: '{name} {reason}'", "unknown placeholder {reason}"),
     ("attribute", "match: is_cuda\n    code: '{value}.device == {receiver}'", "unknown placeholder {receiver}"),
     ("attribute", "match: is_cuda\n    call: true\n    code: '{value}.is_npu'", "an attribute read becomes 'code'"),
+    ("rename", "match: a.b\n    code: c()\n    idempotent: true", "drops a call the rename makes the same"),
 ])
 def test_message_placeholders_are_checked_at_load(cli, tmp_path, kind, fields, error):
     rules = tmp_path / "bad.yaml"
@@ -239,7 +240,7 @@ def test_message_placeholders_are_checked_at_load(cli, tmp_path, kind, fields, e
     target.write_text("import torch\nx = t.cuda()\n")
     result = cli("migrate", "--rules", rules, target)
     assert result.exit_code == 2
-    field = next(f for f in ("uncalled", "alone", "code", "message") if f"{f}:" in fields)
+    field = next(f for f in ("uncalled", "alone", "idempotent", "code", "message") if f"{f}:" in fields)
     assert f"rule BAD2: field '{field}': {error}" in result.stderr
     assert target.read_text() == "import torch\nx = t.cuda()\n"
 
