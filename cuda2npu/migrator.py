@@ -53,7 +53,6 @@ class Migrator(cst.CSTTransformer):
         self.string_skip: set[int] = set()  # strings used as attribute names
         self.enums: list[bool] = []  # per enclosing class: is it an Enum
         self.alternatives: set[int] = set()  # values that are one of several: branches, elements, operands
-        self.bare: set[int] = set()  # expressions in a place where any expression but a tuple needs no parentheses
         self.calls: dict[int, CallPlan] = {}
         self.defs = 0  # enclosing defs and classes
         self.depth = 0  # enclosing indented blocks
@@ -141,23 +140,14 @@ class Migrator(cst.CSTTransformer):
         while isinstance(branch, cst.If):
             tests.append(branch.test)
             branch = branch.orelse
-        self.bare.update(map(id, tests))
         return not self._aware(*tests)
-
-    def visit_While(self, node: cst.While) -> None:
-        self.bare.add(id(node.test))
-
-    def visit_Assert(self, node: cst.Assert) -> None:
-        self.bare.add(id(node.test))
 
     def visit_IfExp(self, node: cst.IfExp) -> bool:
         self.alternatives.update((id(node.body), id(node.orelse)))
-        self.bare.add(id(node.test))
         return not self._aware(node)
 
     def visit_BooleanOperation(self, node: cst.BooleanOperation) -> bool:
         self.alternatives.update((id(node.left), id(node.right)))
-        self.bare.update((id(node.left), id(node.right)))
         return not self._aware(node)  # current_accelerator() or torch.device("cuda")
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
@@ -207,29 +197,23 @@ class Migrator(cst.CSTTransformer):
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self.stores.add(id(node.target))
         if node.value is not None:
-            self.bare.add(id(node.value))
             self.call.reference(node.value)
 
     # values passed on: a callable of a call rule that is not called here
     def visit_Assign(self, node: cst.Assign) -> None:
-        self.bare.add(id(node.value))
         self.call.reference(node.value)
 
     def visit_Arg(self, node: cst.Arg) -> None:
-        self.bare.add(id(node.value))
         self.call.reference(node.value)
 
     def visit_Element(self, node: cst.BaseElement) -> None:
-        self.bare.add(id(node.value))
         self.call.reference(node.value)
 
     def visit_DictElement(self, node: cst.DictElement) -> None:
-        self.bare.add(id(node.value))
         self.call.reference(node.value)
 
     def visit_Return(self, node: cst.Return) -> None:
         if node.value is not None:
-            self.bare.add(id(node.value))
             self.call.reference(node.value)
 
     def visit_Import(self, node: cst.Import) -> bool:

@@ -34,7 +34,7 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                             "exact", "idempotent")),
     "report": (("match", "message"), ("members", "once")),
     "attribute": (("match",), ("replace", "call", "keywords", "message", "max_positional", "accepts", "not_on",
-                               "results_of", "unsupported", "imported", "positional", "code")),
+                               "results_of", "unsupported", "imported", "positional")),
     "string": (("match",), ("replace", "code", "device", "prefix", "ignore_case", "message", "known", "alone")),
     "call": (("match", "replace"), ("drop", "unsupported", "defaults", "max_positional", "message", "uncalled")),
     "argument": (("match",), ("members", "rename", "unsupported", "message", "to_positional")),

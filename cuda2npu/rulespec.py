@@ -56,11 +56,8 @@ def check_spec(kind: str, spec: dict[str, Any], fail, helpers: tuple[str, ...] =
             raise fail("match", f"must be an identifier, got {match!r}")
         if "replace" in spec and not (isinstance(spec["replace"], str) and _IDENT.match(spec["replace"])):
             raise fail("replace", f"must be an identifier, got {spec['replace']!r}")
-        if "code" in spec and ("replace" in spec or spec.get("call")):
-            raise fail("code", "an attribute read becomes 'code' (an expression of its {value}): "
-                               "without 'replace' and 'call'")
-        if "replace" not in spec and "code" not in spec and "message" not in spec:
-            raise fail("message", "an attribute rule without 'replace' or 'code' reports: it needs a message")
+        if "replace" not in spec and "message" not in spec:
+            raise fail("message", "an attribute rule without 'replace' reports: it needs a message")
         results = spec.get("results_of")
         if results is not None and not (isinstance(results, list) and results and all(
                 isinstance(p, str) and _DOTTED.match(p.replace("*", "x")) for p in results)):
@@ -251,7 +248,7 @@ def _check_templates(kind: str, spec: dict[str, Any], fail, helpers: tuple[str, 
             _template(template, fail, "positional", helpers, {str(i) for i in range(int(count))})
     for name in ("code", "fallback"):
         if name in spec:
-            _template(spec[name], fail, name, helpers, {"value"} if kind == "attribute" else frozenset())
+            _template(spec[name], fail, name, helpers)
 
 
 def _template(text: Any, fail, field: str, helpers: tuple[str, ...], own: set[str] = frozenset()) -> None:

@@ -1,12 +1,11 @@
-"""Kind ``attribute``: a method or attribute on any object (``x.cuda()``, ``t.is_cuda``): renamed,
-written as an expression of its receiver (``code``), or reported."""
+"""Kind ``attribute``: a method or attribute on any object (``x.cuda()``, ``t.is_cuda``)."""
 
 from __future__ import annotations
 
 import libcst as cst
 
 from . import Kind, fill
-from .args import CallPlan, accepted, code_of, passes, unsupported
+from .args import CallPlan, accepted, passes, unsupported
 from ..helpers import shown
 from ..origins import UNKNOWN, callee, comes_from
 from ..rulebook import Rule
@@ -17,7 +16,6 @@ class AttributeKind(Kind):
     def __init__(self, migrator):
         super().__init__(migrator)
         self._renames: dict[int, str] = {}
-        self._codes: dict[int, cst.BaseExpression] = {}  # attribute reads written as an expression
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         """An attribute read (not assigned to); rules with ``call: true`` wait for the call."""
@@ -77,20 +75,11 @@ class AttributeKind(Kind):
 
     def _act(self, node: cst.Attribute, rule: Rule, *, called: bool) -> None:
         old, new, parens = node.attr.value, rule.get("replace"), "()" if called else ""
-        code = rule.get("code")
-        if code is not None:
-            if self.m.edit(node.attr, rule, f".{old} -> {shown(code.replace('{value}', code_of(node.value)))}"):
-                self._codes[id(node)] = self.m.writer.write(code, {"value": node.value})
-        elif new is None:
+        if new is None:
             self.m.finding(node.attr, rule, fill(rule.get("message"), name=f".{old}{parens}"))
         elif self.m.edit(node.attr, rule, f".{old}{parens} -> .{new}{parens}"):
             self._renames[id(node)] = new
 
     def leave_Attribute(self, original: cst.Attribute, updated: cst.BaseExpression) -> cst.BaseExpression:
-        code = self._codes.get(id(original))
-        if code is not None:  # in parentheses, but where an operand stands alone (`if t.is_cuda:`)
-            bare = id(original) in self.m.bare or original.lpar
-            return code.with_changes(lpar=original.lpar, rpar=original.rpar) if bare else \
-                code.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
         new = self._renames.get(id(original))
         return updated.with_changes(attr=cst.Name(new)) if new is not None else updated
