@@ -6,6 +6,9 @@ import re
 
 from .rulebook import Rule, RuleBook
 
+_WORD_BYTES = bytes(c if chr(c).isascii() and (chr(c).isalnum() or c == 95) else 32 for c in range(256))
+_CHUNK = 1 << 20  # the words of at most about this many bytes are listed at once
+
 
 def triggers(rule: Rule, *, dependent: bool = False) -> set[str]:
     """Words one of which any code the rule acts on contains: its ``trigger``, else a part of ``match``.
@@ -37,23 +40,106 @@ def triggers(rule: Rule, *, dependent: bool = False) -> set[str]:
     return words
 
 
+def trigger_words(book: RuleBook, *, dependent: bool = False) -> tuple[set[str], set[str]]:
+    """The trigger words of the book's rules (``NAME_*``: a family), and those of them matched in
+    any case (string rules with ``ignore_case``), lowered."""
+    words = {w for rule in book for w in triggers(rule, dependent=dependent)}
+    folded = {w.lower() for rule in book if rule.kind == "string" and rule.get("ignore_case")
+              for w in triggers(rule, dependent=dependent)}
+    return words, folded
+
+
 def trigger_pattern(book: RuleBook, *, dependent: bool = False, extra=()) -> re.Pattern[str] | None:
     """One regular expression finding any trigger word of the book (or of ``extra``) as a whole
     word (None: no rules); the words of string rules with ``ignore_case`` in any case."""
-    words = {w for rule in book for w in triggers(rule, dependent=dependent)} | set(extra)
-    folded = sorted({w.lower() for rule in book if rule.kind == "string" and rule.get("ignore_case")
-                     for w in triggers(rule, dependent=dependent)})
+    words, folded = trigger_words(book, dependent=dependent)
+    return _pattern(words | set(extra), folded)
+
+
+def _pattern(words: set[str], folded: set[str], leading: str = r"\b") -> re.Pattern[str] | None:
     families = sorted(w[:-1] for w in words if w.endswith("*"))  # string families: NAME_ and more
-    words -= {w + "*" for w in families}
-    if not words and not families:
+    words = words - {w + "*" for w in families}
+    if not words and not families and not folded:
         return None
-    alternation = "|".join(([_trie(sorted(words))] if words else []) + ["(?i:%s)" % _trie(folded)] * bool(folded)
+    alternation = "|".join(([_trie(sorted(words))] if words else []) + ["(?i:%s)" % _trie(sorted(folded))] * bool(folded)
                            + ["(?:%s)\\w+" % _trie(families)] * bool(families))
-    return re.compile(r"\b(?:%s)\b" % alternation)
+    return re.compile(r"%s(?:%s)\b" % (leading, alternation))
 
 
-_WORD_BYTES = bytes(c if chr(c).isascii() and (chr(c).isalnum() or c == 95) else 32 for c in range(256))
-_CHUNK = 1 << 20  # the words of at most about this many bytes are listed at once
+class Bounded:
+    """A pattern of whole words whose word boundary in front is checked on each match instead of
+    written into it: ``re`` scans for a pattern that starts with a literal or one of a few letters
+    many times faster than for one that starts with an assertion. Finds what the pattern with the
+    boundary finds (a match that lacks it is tried again one character on)."""
+
+    def __init__(self, inner: re.Pattern[str]):
+        self.inner = inner
+        self.pattern = inner.pattern
+
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        while True:
+            match = self.inner.search(text, pos)
+            if match is None or match.start() == 0 or not _word_char(text[match.start() - 1]):
+                return match
+            pos = match.start() + 1
+
+    def finditer(self, text: str):
+        match = self.search(text)
+        while match is not None:
+            yield match
+            match = self.search(text, match.end())
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"  # what \w matches in a str pattern
+
+
+class PresentWords:
+    """The trigger words a text may hold (its words compared as a set, as :class:`WordScan`
+    does), and a :class:`Bounded` pattern of just those: a file holds one or two of a book's
+    hundred words, and their pattern scans it far faster than the whole alternation."""
+
+    def __init__(self, words: set[str], folded: set[str]):
+        self.plain = {w.encode(): w for w in words if w.encode().translate(_WORD_BYTES) == w.encode()}
+        self.rare = sorted(w for w in words if w.encode() not in self.plain)  # NCCL_*, max-autotune
+        self.folded = sorted(folded)
+        self._patterns: dict[tuple[frozenset[str], frozenset[str]], Bounded | None] = {}
+
+    def pattern(self, text: str, words: set[bytes], extra: frozenset[str] = frozenset()) -> Bounded | None:
+        """The pattern of the words ``text`` may hold (``words``: its words, :func:`byte_words`),
+        and of ``extra``."""
+        present = frozenset({self.plain[w] for w in self.plain.keys() & words}
+                            | {w for w in self.rare if w.rstrip("*") in text} | extra)
+        lowered = text.lower() if self.folded else ""
+        folded = frozenset(w for w in self.folded if w in lowered)
+        key = (present, folded)
+        if key not in self._patterns:
+            if len(self._patterns) >= 64:  # bounded: one pattern per set of words a file holds
+                self._patterns.clear()
+            inner = _pattern(set(present), set(folded), leading="")
+            self._patterns[key] = Bounded(inner) if inner is not None else None
+        return self._patterns[key]
+
+
+def byte_words(text: str | bytes) -> set[bytes]:
+    """The words of a text: the runs of ASCII letters, digits and ``_`` of its UTF-8 bytes (a
+    superset of its ASCII words: a letter beyond ASCII separates words here)."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    out: set[bytes] = set()
+    for chunk in _chunks(data.translate(_WORD_BYTES)):
+        out.update(chunk)
+    return out
+
+
+def _chunks(words: bytes):
+    """The words of ``words`` (bytes in which everything but word characters is a space), listed at
+    most about :data:`_CHUNK` bytes at a time."""
+    start = 0
+    while start < len(words):
+        end = words.find(b" ", start + _CHUNK)
+        end = len(words) if end < 0 else end
+        yield words[start:end].split()
+        start = end
 
 
 class WordScan:
@@ -64,22 +150,15 @@ class WordScan:
     searched with ``pattern``; so it finds exactly the files the pattern finds."""
 
     def __init__(self, book: RuleBook, pattern: re.Pattern[bytes]):
-        words = {w for rule in book for w in triggers(rule)}
+        words, folded = trigger_words(book)
         self.pattern = pattern
         self.plain = frozenset(w.encode() for w in words if w.encode().translate(_WORD_BYTES) == w.encode())
         self.rare = tuple(sorted({w.rstrip("*").encode() for w in words} - self.plain))
-        self.folded = tuple(sorted({w.lower().encode() for rule in book if rule.kind == "string"
-                                    and rule.get("ignore_case") for w in triggers(rule)}))
+        self.folded = tuple(sorted(w.encode() for w in folded))
 
     def __call__(self, data: bytes) -> bool:
-        text = data.translate(_WORD_BYTES)
-        start = 0
-        while start < len(text):
-            end = text.find(b" ", start + _CHUNK)
-            end = len(text) if end < 0 else end
-            if not self.plain.isdisjoint(text[start:end].split()):
-                return True
-            start = end
+        if any(not self.plain.isdisjoint(words) for words in _chunks(data.translate(_WORD_BYTES))):
+            return True
         if any(word in data for word in self.rare) or (self.folded and any(w in data.lower() for w in self.folded)):
             return self.pattern.search(data) is not None
         return False

@@ -5,7 +5,6 @@ An ``idempotent`` rename's call that comes out the same as the statement next to
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Sequence
 
 import libcst as cst
@@ -63,33 +62,23 @@ class SymbolKind(Kind):
         comment and with arguments that are names or literals, goes."""
         if not self._idempotent or len(original) != len(updated):
             return None
-        calls = [self._idempotent_call(old) for old in original]
+        calls = [self._idempotent_call(old) for old in original]  # which statements may go
         kept: list[cst.BaseStatement] = []
         for i, new in enumerate(updated):
-            if calls[i] is not None and not _commented(new) and (
-                    (kept and _same(kept[-1], new)) or (i + 1 < len(updated) and calls[i + 1] is None
+            if calls[i] and not _commented(new) and (
+                    (kept and _same(kept[-1], new)) or (i + 1 < len(updated) and not calls[i + 1]
                                                         and _same(updated[i + 1], new))):
-                self._note_dropped(calls[i])
                 continue
             kept.append(new)
         return kept if len(kept) < len(updated) else None
 
-    def _idempotent_call(self, statement: cst.BaseStatement) -> cst.BaseExpression | None:
-        """The rewritten callee of a statement that is one call of an idempotent rename."""
+    def _idempotent_call(self, statement: cst.BaseStatement) -> bool:
+        """Whether a statement is one call of an idempotent rename, with pure arguments."""
         if not (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
                 and isinstance(statement.body[0], cst.Expr) and isinstance(statement.body[0].value, cst.Call)):
-            return None
+            return False
         call = statement.body[0].value
-        if id(call.func) not in self._idempotent or not all(
-                isinstance(a.value, _PURE) and not a.star for a in call.args):
-            return None
-        return call.func
-
-    def _note_dropped(self, func: cst.BaseExpression) -> None:
-        sites = self.m.sites
-        for i, site in enumerate(sites):
-            if site.node is func and site.severity is None:
-                sites[i] = dataclasses.replace(site, message=site.message + " (the same call as next to it: dropped)")
+        return id(call.func) in self._idempotent and all(isinstance(a.value, _PURE) and not a.star for a in call.args)
 
 
 def _commented(statement: cst.BaseStatement) -> bool:
