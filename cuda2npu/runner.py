@@ -132,6 +132,19 @@ def process(source: Source, engines: Engines, options: Options) -> FileResult:
     return result
 
 
+def would_parse(source: Source, engines: Engines) -> bool:
+    """Whether a Python file passes the prefilter (a read error or another kind: False, and the
+    file is processed where it is)."""
+    if source.kind != "python":
+        return False
+    try:
+        data, _ = read_stamped(source.path, MAX_FILE_BYTES)
+        decoded = decode(data)
+    except (ReadError, SourceError):
+        return False
+    return engines.triggered(data if decoded.encoding in ("utf-8", "utf-8-sig") else decoded.text)
+
+
 def process_bytes(data: bytes, source: Source, engines: Engines) -> tuple[FileResult, bytes]:
     """Migrate bytes that are no file (standard input, an editor's buffer) as ``source`` would be:
     the result and the new bytes (the same bytes when unchanged or failed)."""
@@ -296,24 +309,25 @@ _stopping = False  # a worker got SIGTERM while writing
 
 def run(sources: Sequence[Source], book: "BookOrLoader", options: Options, jobs: int,
         cache: "Cache | None" = None) -> Iterator[FileResult]:
-    """Results in input order, streamed. Files are taken in this process until those seen so far
-    predict enough files left to parse to pay for a pool of ``jobs`` worker processes (the prefilter
-    stops most files of a large tree cheaply, the cache answers unchanged ones); the rest then go
-    to the pool. With a cache, its hits need no rules, and the results are stored at the end."""
+    """Results in input order, streamed. Files are taken in this process until those seen so far,
+    with the next one to parse, predict enough files left to parse to pay for a pool of ``jobs``
+    worker processes (the prefilter stops most files of a large tree cheaply, the cache answers
+    unchanged ones); that file and the rest then go to the pool. With a cache, its hits need no rules, and the results are stored at the end."""
     engines = Engines(book, options.positions)
     options = replace(options, cache=cache is not None)
     parsed = 0
     try:
         for done, source in enumerate(sources, 1):
-            result = (cache and cached(source, cache, options)) or stored(cache, source,
-                                                                           process(source, engines, options))
-            parsed += result.parsed
-            yield result
-            if jobs > 1 and parsed * (len(sources) - done) >= POOL_MIN_PARSED * done:
+            hit = cache and cached(source, cache, options)
+            if (not hit and jobs > 1 and (parsed + 1) * (len(sources) - done) >= POOL_MIN_PARSED * done
+                    and would_parse(source, engines)):  # this file too goes to the pool, started now
                 from .pool import pooled
 
-                yield from pooled(sources[done:], engines, options, jobs, cache)
+                yield from pooled(sources[done - 1:], engines, options, jobs, cache)
                 return
+            result = hit or stored(cache, source, process(source, engines, options))
+            parsed += result.parsed
+            yield result
     finally:
         if cache is not None:
             cache.save()

@@ -1,4 +1,5 @@
-"""The process pool starts only when the files parsed so far predict enough parsing ahead."""
+"""The process pool starts only when the files parsed so far, with the next one to parse, predict
+enough parsing ahead; that file is the pool's first."""
 
 import pytest
 
@@ -28,10 +29,10 @@ def _run(tmp_path, monkeypatch, texts):
 
 
 @pytest.mark.parametrize("texts, pooled", [
-    ([CUDA] * 40, [39]),  # every file is parsed: the pool takes over after the first
+    ([CUDA] * 40, [40]),  # every file is parsed: the pool takes over at the first
     ([PLAIN] * 200 + [CUDA] * 3, []),  # a large tree with few files to parse: one process
     ([CUDA] * 10, []),  # too few files
-    ([PLAIN] * 20 + [CUDA] + [PLAIN] * 400, [400]),  # one file parsed in 21 predicts 19 more in 400
+    ([PLAIN] * 20 + [CUDA] + [PLAIN] * 400, [401]),  # one file to parse in 21 predicts 19 more in 400
 ])
 def test_pool_starts_when_enough_files_are_left_to_parse(tmp_path, monkeypatch, texts, pooled):
     assert _run(tmp_path, monkeypatch, texts) == pooled
