@@ -143,7 +143,7 @@ def _chunks(words: bytes):
 
 
 class WordScan:
-    """The prefilter on the bytes of a UTF-8 file, about three times as fast as the pattern: are
+    """The prefilter on the bytes of a UTF-8 file, about twice as fast as the pattern: are
     any of its words (runs of ASCII letters, digits and ``_``, the word characters of a bytes
     pattern) trigger words? Words the set cannot hold (families such as ``NCCL_*``, words spelled
     with ``-``, words of any case) are looked for as substrings, and only a file holding one is

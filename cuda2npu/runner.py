@@ -73,7 +73,7 @@ class Engines:
 
     def triggered(self, text: str | bytes) -> bool:
         """The prefilter, without LibCST: most files of a large tree stop here. The bytes of a UTF-8
-        file are scanned word by word (:class:`~cuda2npu.prefilter.WordScan`), several times as fast
+        file are scanned word by word (:class:`~cuda2npu.prefilter.WordScan`), about twice as fast
         as the pattern on the text, and finding a superset: in bytes only ASCII letters are word
         characters, so a word boundary is never missed."""
         if not self._trigger:
@@ -312,7 +312,8 @@ def run(sources: Sequence[Source], book: "BookOrLoader", options: Options, jobs:
     """Results in input order, streamed. Files are taken in this process until those seen so far,
     with the next one to parse, predict enough files left to parse to pay for a pool of ``jobs``
     worker processes (the prefilter stops most files of a large tree cheaply, the cache answers
-    unchanged ones); that file and the rest then go to the pool. With a cache, its hits need no rules, and the results are stored at the end."""
+    unchanged ones); that file and the rest then go to the pool. With a cache, its hits need no
+    rules, and the results are stored at the end."""
     engines = Engines(book, options.positions)
     options = replace(options, cache=cache is not None)
     parsed = 0
