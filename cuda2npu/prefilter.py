@@ -94,20 +94,34 @@ def _word_char(char: str) -> bool:
     return char.isalnum() or char == "_"  # what \w matches in a str pattern
 
 
-class PresentWords:
-    """The trigger words a text may hold (its words compared as a set, as :class:`WordScan`
-    does), and a :class:`Bounded` pattern of just those: a file holds one or two of a book's
-    hundred words, and their pattern scans it far faster than the whole alternation."""
+class TriggerWords:
+    """Trigger words as a set, against the words of a file (runs of ASCII letters, digits and
+    ``_``, the word characters of a bytes pattern): much faster than the alternation of them all.
+    Words a set cannot hold (families such as ``NCCL_*``, words spelled with ``-``, words of any
+    case) are looked for as substrings."""
 
     def __init__(self, words: set[str], folded: set[str]):
         self.plain = {w.encode(): w for w in words if w.encode().translate(_WORD_BYTES) == w.encode()}
         self.rare = sorted(w for w in words if w.encode() not in self.plain)  # NCCL_*, max-autotune
         self.folded = sorted(folded)
+        self._rare_bytes = [w.rstrip("*").encode() for w in self.rare]
+        self._folded_bytes = [w.encode() for w in self.folded]
         self._patterns: dict[tuple[frozenset[str], frozenset[str]], Bounded | None] = {}
 
+    def in_bytes(self, data: bytes, pattern: re.Pattern[bytes]) -> bool:
+        """The prefilter on the bytes of a UTF-8 file (``pattern``: the words' pattern on bytes),
+        about twice as fast as the pattern alone and finding exactly the files it finds: it
+        searches only a file holding one of the words the set cannot hold."""
+        if any(not self.plain.keys().isdisjoint(words) for words in _chunks(data.translate(_WORD_BYTES))):
+            return True
+        if any(w in data for w in self._rare_bytes) or (self.folded and any(w in data.lower() for w in self._folded_bytes)):
+            return pattern.search(data) is not None
+        return False
+
     def pattern(self, text: str, words: set[bytes], extra: frozenset[str] = frozenset()) -> Bounded | None:
-        """The pattern of the words ``text`` may hold (``words``: its words, :func:`byte_words`),
-        and of ``extra``."""
+        """A :class:`Bounded` pattern of the words ``text`` may hold (``words``: its words,
+        :func:`byte_words`), and of ``extra``: a file holds one or two of a book's hundred words,
+        and their pattern scans it far faster than the whole alternation."""
         present = frozenset({self.plain[w] for w in self.plain.keys() & words}
                             | {w for w in self.rare if w.rstrip("*") in text} | extra)
         lowered = text.lower() if self.folded else ""
@@ -140,28 +154,6 @@ def _chunks(words: bytes):
         end = len(words) if end < 0 else end
         yield words[start:end].split()
         start = end
-
-
-class WordScan:
-    """The prefilter on the bytes of a UTF-8 file, about twice as fast as the pattern: are
-    any of its words (runs of ASCII letters, digits and ``_``, the word characters of a bytes
-    pattern) trigger words? Words the set cannot hold (families such as ``NCCL_*``, words spelled
-    with ``-``, words of any case) are looked for as substrings, and only a file holding one is
-    searched with ``pattern``; so it finds exactly the files the pattern finds."""
-
-    def __init__(self, book: RuleBook, pattern: re.Pattern[bytes]):
-        words, folded = trigger_words(book)
-        self.pattern = pattern
-        self.plain = frozenset(w.encode() for w in words if w.encode().translate(_WORD_BYTES) == w.encode())
-        self.rare = tuple(sorted({w.rstrip("*").encode() for w in words} - self.plain))
-        self.folded = tuple(sorted(w.encode() for w in folded))
-
-    def __call__(self, data: bytes) -> bool:
-        if any(not self.plain.isdisjoint(words) for words in _chunks(data.translate(_WORD_BYTES))):
-            return True
-        if any(word in data for word in self.rare) or (self.folded and any(w in data.lower() for w in self.folded)):
-            return self.pattern.search(data) is not None
-        return False
 
 
 def _trie(words: list[str]) -> str:

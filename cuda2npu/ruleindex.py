@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .prefilter import PresentWords, byte_words, trigger_pattern, trigger_words, triggers
+from .prefilter import TriggerWords, byte_words, trigger_pattern, trigger_words, triggers
 from .rulebook import Rule, RuleBook
 from .symbols import Bindings, PrefixIndex, chain_ending
 
@@ -129,7 +129,7 @@ class RuleIndex:
         # last part, with the other parts (but the root) the file must hold as words too.
         self._spelled = sorted({(name.split(".")[-1], frozenset(name.split(".")[1:-1]))
                                 for r in book if r.get("spelled") for name, _ in r.pairs()}, key=str)
-        self._site_words = PresentWords(*trigger_words(book, dependent=True))
+        self._site_words = TriggerWords(*trigger_words(book, dependent=True))
         # Code that mentions the target, or a value a string rule writes ("npu", "hccl", ...),
         # already handles the target.
         self.target_words = ({book.target, *book.aware}

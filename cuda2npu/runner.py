@@ -73,19 +73,19 @@ class Engines:
 
     def triggered(self, text: str | bytes) -> bool:
         """The prefilter, without LibCST: most files of a large tree stop here. The bytes of a UTF-8
-        file are scanned word by word (:class:`~cuda2npu.prefilter.WordScan`), about twice as fast
+        file are scanned word by word (:meth:`~cuda2npu.prefilter.TriggerWords.in_bytes`), about twice as fast
         as the pattern on the text, and finding a superset: in bytes only ASCII letters are word
         characters, so a word boundary is never missed."""
         if not self._trigger:
-            from .prefilter import WordScan, trigger_pattern
+            from .prefilter import TriggerWords, trigger_pattern, trigger_words
 
             pattern = trigger_pattern(self.book)
-            self._trigger.extend([pattern, pattern and WordScan(self.book, re.compile(pattern.pattern.encode("utf-8")))])
-        if isinstance(text, bytes):
-            scan = self._trigger[1]
-            return scan is not None and scan(text)
-        pattern = self._trigger[0]
-        return pattern is not None and pattern.search(text) is not None
+            self._trigger.extend([pattern, pattern and re.compile(pattern.pattern.encode("utf-8")),
+                                  TriggerWords(*trigger_words(self.book))])
+        pattern, in_bytes, words = self._trigger
+        if pattern is None:
+            return False
+        return words.in_bytes(text, in_bytes) if isinstance(text, bytes) else pattern.search(text) is not None
 
     def __call__(self, ignore: tuple[str, ...]):
         if ignore not in self._engines:

@@ -54,16 +54,16 @@ WORD_SAMPLES = ["x = t.cuda()\n", "xcuda = cudax\n", "é = écuda\n", "os.enviro
 def test_the_word_scan_on_bytes_finds_exactly_what_the_pattern_finds(target):
     import re
 
-    from cuda2npu.prefilter import WordScan, trigger_pattern
+    from cuda2npu.prefilter import TriggerWords, trigger_pattern, trigger_words
 
     book = load_rulebook(target=target)
     pattern = re.compile(trigger_pattern(book).pattern.encode())
-    scan = WordScan(book, pattern)
-    assert scan.rare or target == "accelerator"
+    words = TriggerWords(*trigger_words(book))
+    assert words.rare or target == "accelerator"
     for sample in WORD_SAMPLES + [p.values[0] for p in SOURCES]:
         data = sample.encode()
-        assert scan(data) is (pattern.search(data) is not None), sample[:80]
-    assert scan(WORD_SAMPLES[-3].encode())  # the word after the first chunk's worth of words
+        assert words.in_bytes(data, pattern) is (pattern.search(data) is not None), sample[:80]
+    assert words.in_bytes(WORD_SAMPLES[-3].encode(), pattern)  # the word after the first chunk's worth of words
 
 
 
