@@ -17,7 +17,7 @@ import libcst as cst
 from . import splice, suppress
 from .results import Edit, Finding, InternalError, Migration, SourceError
 from .rulebook import Rule, RuleBook, load_rulebook
-from .symbols import Bindings, build_dotted, import_roots
+from .symbols import Bindings, build_dotted, import_nodes, import_roots
 from .context.judgement import Judgement, judge, notes, rule_out
 from .migrator import Migrator, Site
 from .origins import origins
@@ -43,12 +43,13 @@ class Engine:
         # file also has findings or suppressions (whose positions are always exact).
         self.edit_positions = edit_positions
 
-    def migrate(self, source: str, project=None) -> Migration:
+    def migrate(self, source: str, project=None, prefiltered: bool = False) -> Migration:
         """Migrate one source text; raises :class:`SourceError` for a source that cannot be migrated.
 
         ``project`` (a :class:`cuda2npu.project.ModuleResolver`) gives the facts of the modules the
-        file imports from its own package; without it, only the file itself is judged."""
-        if not self.index.triggered(source):
+        file imports from its own package; without it, only the file itself is judged.
+        ``prefiltered``: the caller found a trigger word of this engine's rulebook already."""
+        if not prefiltered and not self.index.triggered(source):
             return Migration(source, source)
         if len(source) < LARGE_SOURCE:
             return _with_deep_stack(self._migrate, source, project)
@@ -63,9 +64,9 @@ class Engine:
         judgement, plan = Judgement(), None
         if tree is not None:  # else syntax newer than this Python: LibCST alone, without the analyses
             _refuse_long_chains(source, tree)
-            imports: list = []
+            imports = import_nodes(tree)
             hits: list = []  # the lines of the words that may be sites
-            bindings = Bindings.of_ast(tree)
+            bindings = Bindings.of_ast(tree, imports)
             wanted = splice.wanted_lines(source, tree, self.index.site_patterns(source), imports,
                                          self.index.possible_site(source, bindings), hits)
             _refuse_huge_statements(source, tree, wanted)

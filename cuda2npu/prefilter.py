@@ -56,6 +56,12 @@ def trigger_pattern(book: RuleBook, *, dependent: bool = False, extra=()) -> re.
     return _pattern(words | set(extra), folded)
 
 
+def few_words_pattern(book: RuleBook) -> "Bounded | None":
+    """:func:`trigger_pattern` as a :class:`Bounded` pattern, for a book of a few words."""
+    inner = _pattern(*trigger_words(book), leading="")
+    return Bounded(inner) if inner is not None else None
+
+
 def _pattern(words: set[str], folded: set[str], leading: str = r"\b") -> re.Pattern[str] | None:
     families = sorted(w[:-1] for w in words if w.endswith("*"))  # string families: NAME_ and more
     words = words - {w + "*" for w in families}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .prefilter import TriggerWords, byte_words, trigger_pattern, trigger_words, triggers
+from .prefilter import TriggerWords, byte_words, few_words_pattern, trigger_pattern, trigger_words, triggers
 from .rulebook import Rule, RuleBook
 from .symbols import Bindings, PrefixIndex, chain_ending
 
@@ -108,7 +108,7 @@ class RuleIndex:
         for rules in self.attributes.values():
             rules.sort(key=lambda r: r.get("results_of") is None)
         # Does a file need its origins (cuda2npu.origins): only if it names a results_of rule's trigger.
-        self.origins = trigger_pattern(dataclasses.replace(book, rules=tuple(
+        self.origins = few_words_pattern(dataclasses.replace(book, rules=tuple(
             r for r in book.of_kind("attribute") if r.get("results_of"))))
         # CUDA-only APIs (report rules tagged cuda-only): what guards protect, what sibling modules hold
         self.cuda_only: PrefixIndex[Rule] = PrefixIndex()

@@ -224,7 +224,8 @@ def _migrate(data: bytes, engines: Engines, source: Source, result: FileResult) 
         result.parsed = True
         project = engines.project(source.path)
         try:
-            migration = engines(source.ignore).migrate(decoded.text, project)
+            # the prefilter ran with the whole rulebook: the engine of one with rules left out checks again
+            migration = engines(source.ignore).migrate(decoded.text, project, prefiltered=not source.ignore)
         finally:
             result.deps = project.consulted
     except SourceError as exc:

@@ -15,6 +15,8 @@ import ast
 import bisect
 import re
 
+from .symbols import import_nodes
+
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
 MARKER = "cuda2npu-hole"
 _PLACEHOLDER = re.compile(r"^[ \t\f]*\.\.\.  # %s (\d+)(?:\r?\n|\Z)" % MARKER, re.M)
@@ -85,7 +87,8 @@ class Plan:
 def wanted_lines(source: str, tree: ast.Module, triggers: list[re.Pattern[str]], imports: list | None = None,
                  possible=None, hits: list | None = None) -> list[int]:
     """0-based lines that may hold a site (see :func:`_wanted_lines`); no site is anywhere else.
-    The import statements met on the way are added to ``imports`` (the analyses need them too).
+    ``imports``: the file's import statements (:func:`~cuda2npu.symbols.import_nodes`), when the
+    caller has them.
     ``possible(match)`` tells whether a match of ``triggers`` may be a site at all; ``hits`` gets
     the lines of those that may, and of the imports that bind a name a site may use."""
     return _wanted_lines(source, _LINE.findall(source), tree, triggers, imports, possible, hits)
@@ -172,21 +175,13 @@ def _wanted_lines(source: str, lines: list[str], tree: ast.Module, triggers: lis
     aliases: set[str] = set()
     wanted: set[int] = set()
     hits = [] if hits is None else hits
-    stack = list(tree.body)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            if imports is not None:
-                imports.append(node)
-            if not getattr(node, "level", 0):
-                wanted.add(node.lineno - 1)
-            text = "".join(lines[node.lineno - 1:node.end_lineno])
-            if any(trigger.search(text) for trigger in triggers):
-                aliases.update(a.asname or a.name.split(".")[0] for a in node.names if a.name != "*")
-                hits.extend(range(node.lineno - 1, node.end_lineno or node.lineno))
-        else:
-            for field in _BLOCKS + _CLAUSES:
-                stack.extend(getattr(node, field, ()) or ())
+    for node in import_nodes(tree) if imports is None else imports:
+        if not getattr(node, "level", 0):
+            wanted.add(node.lineno - 1)
+        text = "".join(lines[node.lineno - 1:node.end_lineno])
+        if any(trigger.search(text) for trigger in triggers):
+            aliases.update(a.asname or a.name.split(".")[0] for a in node.names if a.name != "*")
+            hits.extend(range(node.lineno - 1, node.end_lineno or node.lineno))
     offsets = [m.start() for trigger in triggers for m in trigger.finditer(source) if possible is None or possible(m)]
     if aliases:
         offsets += [m.start() for m in re.finditer(r"\b(?:%s)\b" % "|".join(map(re.escape, sorted(aliases))), source)]

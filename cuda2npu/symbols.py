@@ -83,6 +83,21 @@ def import_roots(stmt: cst.BaseSmallStatement) -> list[str]:
     return []
 
 
+def import_nodes(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement of a module, at any depth of its statements (not in expressions,
+    where none can stand), in no particular order."""
+    out: list[ast.Import | ast.ImportFrom] = []
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.append(node)
+        else:
+            for name in _AST_BLOCKS:
+                stack.extend(getattr(node, name, None) or ())
+    return out
+
+
 class Bindings:
     """Names bound by imports anywhere in a module, flow- and scope-insensitive.
 
@@ -116,23 +131,19 @@ class Bindings:
         return bindings
 
     @classmethod
-    def of_ast(cls, tree: ast.Module) -> "Bindings":
+    def of_ast(cls, tree: ast.Module, imports: list[ast.Import | ast.ImportFrom] | None = None) -> "Bindings":
+        """The bindings of a module's import statements (``imports``: those :func:`import_nodes`
+        found, when the caller has them)."""
         bindings = cls()
-        stack: list[ast.AST] = list(tree.body)
-        while stack:
-            node = stack.pop()
+        for node in import_nodes(tree) if imports is None else imports:
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     bindings.add_import(alias.name, alias.asname)
-            elif isinstance(node, ast.ImportFrom):
-                if not node.level and node.module:
-                    bindings.imported.add(node.module)
-                    for alias in node.names:
-                        if alias.name != "*":
-                            bindings._bind(alias.asname or alias.name, f"{node.module}.{alias.name}")
-            else:
-                for name in _AST_BLOCKS:
-                    stack.extend(getattr(node, name, None) or ())
+            elif not node.level and node.module:
+                bindings.imported.add(node.module)
+                for alias in node.names:
+                    if alias.name != "*":
+                        bindings._bind(alias.asname or alias.name, f"{node.module}.{alias.name}")
         return bindings
 
     def add_import(self, full: str, asname: str | None) -> None:
