@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import functools
 import os
 import re
 import stat
@@ -90,7 +89,7 @@ class Excluder:
         ``base`` down: a project below a folder called ``build`` is still migrated."""
         absolute = os.path.abspath(path)
         rel = _below(absolute, self._base)
-        below = _below(absolute, _absolute(root)) if root is not None else rel
+        below = _below(absolute, os.path.abspath(root)) if root is not None else rel
         names = {os.path.basename(os.fspath(path))}
         if below:
             parts = below.split("/")
@@ -102,11 +101,6 @@ class Excluder:
             parts = rel.split("/")
             names.update("/".join(parts[:i]) + "/" for i in range(len(parts) - len(below.split("/")) + 1, len(parts)))
         return any(map(self._out, names)) and not any(map(self._back, names))
-
-
-@functools.lru_cache(maxsize=64)
-def _absolute(folder: Path | str) -> str:
-    return os.path.abspath(folder)
 
 
 def _below(path: str, folder: str) -> str | None:
