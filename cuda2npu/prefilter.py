@@ -49,11 +49,10 @@ def trigger_words(book: RuleBook, *, dependent: bool = False) -> tuple[set[str],
     return words, folded
 
 
-def trigger_pattern(book: RuleBook, *, dependent: bool = False, extra=()) -> re.Pattern[str] | None:
-    """One regular expression finding any trigger word of the book (or of ``extra``) as a whole
-    word (None: no rules); the words of string rules with ``ignore_case`` in any case."""
-    words, folded = trigger_words(book, dependent=dependent)
-    return _pattern(words | set(extra), folded)
+def trigger_pattern(book: RuleBook, *, dependent: bool = False) -> re.Pattern[str] | None:
+    """One regular expression finding any trigger word of the book as a whole word (None: no
+    rules); the words of string rules with ``ignore_case`` in any case."""
+    return _pattern(*trigger_words(book, dependent=dependent))
 
 
 def few_words_pattern(book: RuleBook) -> "Bounded | None":
