@@ -112,10 +112,14 @@ class RuleIndex:
             r for r in book.of_kind("attribute") if r.get("results_of"))))
         # CUDA-only APIs (report rules tagged cuda-only): what guards protect, what sibling modules hold
         self.cuda_only: PrefixIndex[Rule] = PrefixIndex()
+        self.cuda_only_keywords: dict[str, Rule] = {}  # calls that are CUDA-only with these keywords
         for rule in book:
             if "cuda-only" in rule.tags:
                 for old, _ in rule.pairs():
-                    self.cuda_only.add(old, rule)
+                    if rule.kind == "argument":
+                        self.cuda_only_keywords.setdefault(old, rule)
+                    else:
+                        self.cuda_only.add(old, rule)
         # A file can use one only if it imports its package and spells the name's last part (a module
         # importing transformers is not CUDA-only unless it names BitsAndBytesConfig), or names one of
         # a rule's trigger words.

@@ -59,7 +59,8 @@ def test_every_rewrite_target_exists(rule):
             assert exists(spelled) and public(parent) in MODULES, f"{rule.id}: cannot import {spelled}"
 
 
-@pytest.mark.parametrize("rule", BOOK.of_kind("argument"), ids=lambda r: r.id)
+# (argument rules tagged cuda-only report keywords that torch accepts but only CUDA honours)
+@pytest.mark.parametrize("rule", [r for r in BOOK.of_kind("argument") if "cuda-only" not in r.tags], ids=lambda r: r.id)
 def test_renamed_keywords_exist_on_the_twin(rule):
     for old, _ in rule.pairs():
         twin = twin_of(old)

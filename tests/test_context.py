@@ -177,6 +177,24 @@ def test_a_guard_around_ordinary_code_is_renamed_and_mentioning_is_not_calling()
     assert "if x.is_npu:" in result.code and "NPU340" not in rules(result)
 
 
+@pytest.mark.parametrize(("code", "kept"), [
+    # a test that chooses the value of a CUDA-only keyword, or selects a call passing one
+    ("U, S, Vh = torch.linalg.svd(A, driver='gesvd' if A.is_cuda else None)\n", True),
+    ("if h.is_cuda:\n    y = torch.mm(h, w, out_dtype=torch.float32)\nelse:\n    y = torch.mm(h.float(), w.float())\n", True),
+    ("def fast(h, w):\n    return torch.bmm(h, w, out_dtype=torch.float32)\nif h.is_cuda:\n    y = fast(h, w)\n", True),
+    # the keyword at its default, or a test that chooses another argument of such a call
+    ("if h.is_cuda:\n    y = torch.mm(h, w, out_dtype=None)\n", False),
+    ("y = torch.linalg.svd(A if A.is_cuda else B, driver='gesvd')\n", False),
+    ("y = torch.linalg.qr(A, mode='r' if A.is_cuda else 'complete')\n", False),
+])
+def test_a_cuda_test_in_front_of_a_cuda_only_keyword_is_kept(code, kept):
+    source = "import torch\n" + code
+    result = ENGINE.migrate(source)
+    assert (result.code == source) is kept
+    assert ("NPU340" in rules(result)) is kept
+    assert ("is_npu" in result.code) is not kept
+
+
 # -- dispatching-module and device-agnostic ---------------------------------------------------
 
 @pytest.mark.parametrize(("dispatch", "reported"), [

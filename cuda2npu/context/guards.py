@@ -2,11 +2,13 @@
 that select it.
 
 CUDA-only are the APIs of the report rules tagged ``cuda-only`` (Triton, flash-attn, xformers,
-apex, ``data_parallel``, cupy, ...), this file's functions that use one (a ``@triton.jit`` kernel,
+apex, ``data_parallel``, cupy, ...), the calls that pass a keyword of an argument rule tagged so
+(``torch.linalg.svd(driver=...)``), this file's functions that use one (a ``@triton.jit`` kernel,
 a wrapper that launches it), and the names a sibling module of the project defines that way. A
 test such as ``x.is_cuda``, ``q.device.type == "cuda"`` or ``torch.cuda.is_available()`` whose
-branches reach such code selects CUDA-only code: renamed to ``npu`` it would send NPU tensors into
-it. Such a test is kept, with a finding; a guard around ordinary torch code is still renamed.
+branches reach such code, or that chooses the value of such a keyword, selects CUDA-only code:
+renamed to ``npu`` it would send NPU tensors into it. Such a test is kept, with a finding; a guard
+around ordinary torch code is still renamed.
 """
 
 from __future__ import annotations
@@ -75,12 +77,12 @@ class CudaOnly:
         self._functions[name] = None  # while it is worked out: a recursive call adds nothing
         library = callee = None
         for function in self.facts.defs[name]:
-            for target in [*map(_callee, function.decorator_list), *_called(function.body)]:
+            for target, call in [*((_callee(d), None) for d in function.decorator_list), *_called(function.body)]:
                 if isinstance(target, ast.Name) and target.id in self.facts.defs:
                     if target.id != name:
                         callee = callee or self.function(target.id)
                 else:
-                    library = library or self._target(target)
+                    library = library or self._target(target, call)
         found = callee or library
         if found is not None:
             root = found.what.split(" (uses ")[-1].rstrip(")")
@@ -88,19 +90,30 @@ class CudaOnly:
         self._functions[name] = found
         return found
 
-    def _target(self, node: ast.AST) -> Reason | None:
-        """Why calling ``node`` (a name or an attribute chain) runs CUDA-only code, if it does."""
+    def _target(self, node: ast.AST, call: ast.Call | None = None) -> Reason | None:
+        """Why calling ``node`` (a name or an attribute chain; in ``call``, which passes its
+        keywords) runs CUDA-only code, if it does."""
         if isinstance(node, ast.Name):
-            return self.name(node.id)
-        full = self.facts.resolve(node) if self.index and isinstance(node, ast.Attribute) else None
-        hit = self.index.longest(full.split(".")) if full else None
-        return Reason(hit.value, full, node.lineno) if hit is not None else None
+            found = self.name(node.id)
+            if found is not None or call is None:
+                return found
+        keywords = self.facts.index.cuda_only_keywords
+        full = self.facts.resolve(node) if self.index or keywords else None
+        hit = self.index.longest(full.split(".")) if full and isinstance(node, ast.Attribute) else None
+        if hit is not None:
+            return Reason(hit.value, full, node.lineno)
+        rule = keywords.get(full) if call is not None and call.keywords else None
+        for keyword in call.keywords if rule is not None else ():
+            default = rule.get("unsupported").get(keyword.arg)
+            if default is not None and ast.dump(keyword.value) != ast.dump(ast.parse(default, mode="eval").body):
+                return Reason(rule, f"{full}({keyword.arg}=...)", call.lineno)
+        return None
 
     def reach(self, nodes) -> Reason | None:
         """The first CUDA-only API the code in ``nodes`` calls (mentioning one is not calling it:
         ``isinstance(m, nn.DataParallel)`` is fine on NPU)."""
-        for target in _called(nodes):
-            found = self._target(target)
+        for target, call in _called(nodes):
+            found = self._target(target, call)
             if found is not None:
                 return found
         return None
@@ -130,14 +143,16 @@ def _callee(node: ast.AST) -> ast.AST:
     return node
 
 
-def _called(nodes) -> Iterator[ast.AST]:
-    """What every call in ``nodes`` calls, and the decorators of the functions among them."""
+def _called(nodes) -> Iterator[tuple[ast.AST, ast.Call | None]]:
+    """(what it calls, the call) for every call in ``nodes``, and the decorators of the functions
+    among them (with no call)."""
     for top in nodes:
         for node in ast.walk(top):
             if isinstance(node, ast.Call):
-                yield _callee(node.func)
+                yield _callee(node.func), node
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                yield from map(_callee, node.decorator_list)
+                for decorator in node.decorator_list:
+                    yield _callee(decorator), None
 
 
 def _guarded(facts: FileFacts, lines: list[int]) -> Iterator[tuple[ast.AST, ast.AST, list[ast.AST]]]:
@@ -152,9 +167,13 @@ def _guarded(facts: FileFacts, lines: list[int]) -> Iterator[tuple[ast.AST, ast.
             yield stmt.test, stmt.test, selected
         elif isinstance(stmt, ast.Assert) and facts.touches(lines, stmt.test.lineno, stmt.test.end_lineno):
             yield stmt.test, stmt.test, block[block.index(stmt) + 1:]  # what runs once it holds
+    chosen = {}  # conditional expressions passed as a keyword: the call with just that keyword
     for node in facts.expressions_at(lines):
-        if isinstance(node, ast.IfExp):
-            yield node.test, node.test, [node.body, node.orelse]
+        if isinstance(node, ast.Call):  # met before its arguments (ast.walk goes breadth first)
+            chosen.update((id(k.value), ast.copy_location(ast.Call(node.func, [], [k]), node))
+                          for k in node.keywords if isinstance(k.value, ast.IfExp))
+        elif isinstance(node, ast.IfExp):
+            yield node.test, node.test, [node.body, node.orelse, *([chosen[id(node)]] if id(node) in chosen else ())]
         elif isinstance(node, ast.BoolOp):
             yield node, node, list(node.values)
 
