@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .runner import Engines, FileResult, Options
 
 WINDOW = 16  # files in flight per worker: a slow file must not leave the other workers idle
+CHUNK = 8  # files per task: a task each would cost the main process about 0.2 ms of IPC per file
 
 _worker: tuple[Engines, Options] | None = None
 _HELD = {signal.SIGINT, signal.SIGTERM}  # signals held while a worker may be forked
@@ -55,27 +56,29 @@ def _die_with_parent() -> None:
         pass
 
 
-def _submit(pool, source: Source):
-    """``pool.submit``, which may fork a worker, with Ctrl-C and SIGTERM held until it returns: an
-    interrupt in between would leave a worker the pool does not know of yet, that outlives the run."""
+def _submit(pool, sources: list[Source]):
+    """``pool.submit`` of a task, which may fork a worker, with Ctrl-C and SIGTERM held until it
+    returns: an interrupt in between would leave a worker the pool does not know of yet, that
+    outlives the run."""
     held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD) if hasattr(signal, "pthread_sigmask") else None
     try:
-        return pool.submit(_work, source)
+        return pool.submit(_work, sources)
     finally:
         if held is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def _work(source: Source) -> FileResult:
+def _work(sources: list[Source]) -> list[FileResult]:
     assert _worker is not None
-    return runner.process(source, *_worker)  # looked up on the module: tests replace it
+    return [runner.process(source, *_worker) for source in sources]  # looked up on the module: tests replace it
 
 
 def pooled(sources: Sequence[Source], engines: Engines, options: Options, jobs: int,
             cache: "Cache | None") -> Iterator[FileResult]:
-    """A window of files in flight in worker processes, results in order. A worker that dies (a
-    crash in native code) fails only its own file: the files in flight then that had no result
-    yet are retried one by one in fresh processes, and the run goes on."""
+    """A window of files in flight in worker processes, a few consecutive files per task, results
+    in order. A worker that dies (a crash in native code) fails only its own file: the files in
+    flight then that had no result yet are retried one by one in fresh processes, and the run
+    goes on."""
     from concurrent.futures import Future, ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -84,34 +87,53 @@ def pooled(sources: Sequence[Source], engines: Engines, options: Options, jobs: 
     def start(size: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(size, initializer=_init_worker, initargs=(book, options))
 
-    def submit(source: Source) -> Future:
-        hit = cache and runner.cached(source, cache, options)
-        if hit:
-            done: Future = Future()
-            done.set_result(hit)
-            return done
+    def submit(chunk: list[Source]) -> Future:
         try:
-            return _submit(pool, source)
+            return _submit(pool, chunk)
         except BrokenProcessPool as exc:  # a worker died since the last result: fail like a future
             failed: Future = Future()
             failed.set_exception(exc)
             return failed
 
+    def tasks() -> Iterator[tuple[list[Source], Future]]:
+        """(files, the future of their results), in order: the cache's answers one by one, the
+        files between them in tasks of up to CHUNK."""
+        chunk: list[Source] = []
+        for source in sources:
+            hit = cache and runner.cached(source, cache, options)
+            if hit:
+                if chunk:
+                    yield chunk, submit(chunk)
+                    chunk = []
+                done: Future = Future()
+                done.set_result([hit])
+                yield [source], done
+            else:
+                chunk.append(source)
+                if len(chunk) == CHUNK:
+                    yield chunk, submit(chunk)
+                    chunk = []
+        if chunk:
+            yield chunk, submit(chunk)
+
     pool, window = start(jobs), deque()
-    queue = iter(sources)
+    queue, size = tasks(), max(2, jobs * WINDOW // CHUNK)
     try:
         while True:
-            window.extend((source, submit(source)) for source in itertools.islice(queue, jobs * WINDOW - len(window)))
+            window.extend(itertools.islice(queue, size - len(window)))
             if not window:
                 break
-            source, future = window.popleft()
+            chunk, future = window.popleft()
             try:
-                yield runner.stored(cache, source, future.result())
+                results = future.result()
             except BrokenProcessPool:
                 _stop(pool)
-                for retry, done in [(source, None), *window]:
-                    yield runner.stored(cache, retry, done.result() if _succeeded(done) else _isolated(retry, start))
+                for retry, done in [(chunk, None), *window]:
+                    results = done.result() if _succeeded(done) else [_isolated(s, start) for s in retry]
+                    yield from map(runner.stored, itertools.repeat(cache), retry, results)
                 pool, window = start(jobs), deque()
+                continue
+            yield from map(runner.stored, itertools.repeat(cache), chunk, results)
     finally:
         _stop(pool)  # on an interrupt too: each worker finishes the file it is writing (_stop_worker)
 
@@ -126,7 +148,7 @@ def _isolated(source: Source, start) -> FileResult:
 
     pool = start(1)
     try:
-        return _submit(pool, source).result()
+        return _submit(pool, [source]).result()[0]
     except BrokenProcessPool:
         return runner.FileResult(source.display, error="the process migrating this file crashed; file left unchanged",
                                  internal=True)

@@ -216,6 +216,18 @@ def test_jobs_two_fills_the_cache_like_jobs_one(cli, tree):
     assert outcome(cli("migrate", "--no-config", "--check", "--jobs", "2", tree)) == outcome(first)
 
 
+def test_cache_hits_between_pooled_files_keep_the_order(cli, tree):
+    """The pool takes the files between cache hits several to a task; results stay in order."""
+    for i in range(40):
+        (tree / f"m{i:02}.py").write_bytes(CUDA)
+    cli("migrate", "--no-config", "--check", "--jobs", "2", tree)
+    for i in range(0, 40, 3):  # misses between hits
+        (tree / f"m{i:02}.py").write_bytes(CUDA + f"z{i} = 'cuda'\n".encode())
+    expected = cli("migrate", "--no-config", "--check", "--jobs", "1", "--no-cache", tree)
+    assert outcome(cli("migrate", "--no-config", "--check", "--jobs", "2", tree)) == outcome(expected)
+    assert "m39.py" in expected.stderr
+
+
 def test_without_a_home_folder_the_run_works_uncached(cli, tree, monkeypatch):
     from pathlib import Path as PathClass
 
