@@ -93,16 +93,16 @@ class CudaOnly:
     def _target(self, node: ast.AST, call: ast.Call | None = None) -> Reason | None:
         """Why calling ``node`` (a name or an attribute chain; in ``call``, which passes its
         keywords) runs CUDA-only code, if it does."""
+        passes = call is not None and call.keywords and self.facts.index.cuda_only_keywords
         if isinstance(node, ast.Name):
             found = self.name(node.id)
-            if found is not None or call is None:
+            if found is not None or not passes:
                 return found
-        keywords = self.facts.index.cuda_only_keywords
-        full = self.facts.resolve(node) if self.index or keywords else None
+        full = self.facts.resolve(node) if passes or (self.index and isinstance(node, ast.Attribute)) else None
         hit = self.index.longest(full.split(".")) if full and isinstance(node, ast.Attribute) else None
         if hit is not None:
             return Reason(hit.value, full, node.lineno)
-        rule = keywords.get(full) if call is not None and call.keywords else None
+        rule = self.facts.index.cuda_only_keywords.get(full) if passes else None
         for keyword in call.keywords if rule is not None else ():
             default = rule.get("unsupported").get(keyword.arg)
             if default is not None and ast.dump(keyword.value) != ast.dump(ast.parse(default, mode="eval").body):
