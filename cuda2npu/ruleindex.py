@@ -110,7 +110,8 @@ class RuleIndex:
         # Does a file need its origins (cuda2npu.origins): only if it names a results_of rule's trigger.
         self.origins = few_words_pattern(dataclasses.replace(book, rules=tuple(
             r for r in book.of_kind("attribute") if r.get("results_of"))))
-        # CUDA-only APIs (report rules tagged cuda-only): what guards protect, what sibling modules hold
+        # CUDA-only APIs (rules tagged cuda-only; an argument rule's only with its keywords): what guards
+        # protect, what sibling modules hold
         self.cuda_only: PrefixIndex[Rule] = PrefixIndex()
         self.cuda_only_keywords: dict[str, Rule] = {}  # calls that are CUDA-only with these keywords
         for rule in book:
