@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .rulebook import RuleBook
     from .runner import Engines, FileResult, Options
 
-WINDOW = 16  # files in flight per worker: a slow file must not leave the other workers idle
+WINDOW = 64  # files in flight per worker: a slow task at the head must not leave the other workers idle
 CHUNK = 8  # files per task: a task each would cost the main process about 0.2 ms of IPC per file
 
 _worker: tuple[Engines, Options] | None = None
