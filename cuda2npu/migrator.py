@@ -7,6 +7,7 @@ leaves alone the constructs that already dispatch to the target.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import libcst as cst
@@ -24,6 +25,45 @@ from .rulebook import Rule
 from .symbols import Bindings, build_dotted, dotted
 
 _ATTRIBUTE_FUNCTIONS = ("getattr", "hasattr", "setattr", "delattr")
+_ATTRIBUTE_HOOK = re.compile(r"(visit|leave)_[A-Z][A-Za-z]*_[a-z_]+")
+
+
+class Dispatcher(cst.CSTTransformer):
+    """A transformer that finds its ``visit_<Node>`` and ``leave_<Node>`` methods once per node
+    type, skips LibCST's empty ones, and calls no per-attribute hooks (a subclass may define
+    none): LibCST's own lookup formats a name and calls ``getattr`` twice per node and twice per
+    child attribute, a large part of a pass."""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        hooks = [name for name in dir(cls) if _ATTRIBUTE_HOOK.fullmatch(name)
+                 and getattr(cls, name) is not getattr(cst.CSTTransformer, name, None)]
+        if hooks:
+            raise TypeError(f"{cls.__name__}: a Dispatcher calls no attribute hooks ({', '.join(hooks)})")
+        cls._methods = {}
+
+    def _method(self, prefix: str, kind: type):
+        """The subclass's ``visit_`` or ``leave_`` method of a node type; None for LibCST's stub."""
+        key = (prefix, kind)
+        if key not in self._methods:
+            name = prefix + kind.__name__
+            method = getattr(type(self), name, None)
+            self._methods[key] = None if method is getattr(cst.CSTTransformer, name, None) else method
+        return self._methods[key]
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        visit = self._method("visit_", type(node))
+        return visit is None or visit(self, node) is not False
+
+    def on_leave(self, original: cst.CSTNode, updated: cst.CSTNode):
+        leave = self._method("leave_", type(original))
+        return updated if leave is None else leave(self, original, updated)
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        pass
+
+    def on_leave_attribute(self, original: cst.CSTNode, attribute: str) -> None:
+        pass
 
 
 @dataclass
@@ -36,7 +76,7 @@ class Site:
     severity: str | None = None
 
 
-class Migrator(cst.CSTTransformer):
+class Migrator(Dispatcher):
     """Applies every rule in one pass and records the sites it acted on."""
 
     def __init__(self, index: RuleIndex, bindings: Bindings, text: str, suppressed: frozenset = frozenset(),

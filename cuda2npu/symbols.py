@@ -10,6 +10,10 @@ import libcst as cst
 
 T = TypeVar("T")
 _AST_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+# The statement lists (and except/case clauses) each kind of ``ast`` statement holds, in that order.
+BLOCK_FIELDS: dict[type, tuple[str, ...]] = {
+    kind: fields for kind in (*ast.stmt.__subclasses__(), ast.ExceptHandler, ast.match_case)
+    if (fields := tuple(f for f in _AST_BLOCKS if f in kind._fields))}
 
 # Statement containers walked to find imports; expressions are never entered.
 _BLOCKS = (cst.BaseSuite, cst.BaseStatement, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler,
@@ -90,11 +94,12 @@ def import_nodes(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
     stack: list[ast.AST] = list(tree.body)
     while stack:
         node = stack.pop()
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
+        kind = type(node)
+        if kind is ast.Import or kind is ast.ImportFrom:
             out.append(node)
         else:
-            for name in _AST_BLOCKS:
-                stack.extend(getattr(node, name, None) or ())
+            for name in BLOCK_FIELDS.get(kind, ()):
+                stack.extend(getattr(node, name))
     return out
 
 

@@ -515,3 +515,33 @@ def test_opt_in_rule_runs_only_when_selected_by_id():
     assert "NPU611" not in {r.id for r in rulebook((), ["NPU"])}  # a prefix does not select it
     chosen = Engine(for_release(rulebook((), ["NPU", "NPU611"]))).migrate(source)
     assert chosen.code == "import torch_npu\nfrom flash_attn_npu import flash_attn_func\n"
+
+
+# -- the dispatcher the kinds run in -----------------------------------------------------------
+
+def test_dispatcher_calls_each_node_types_methods_and_refuses_attribute_hooks():
+    import libcst as cst
+
+    from cuda2npu.migrator import Dispatcher
+
+    class Renamer(Dispatcher):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def visit_Call(self, node):
+            self.seen.append("call")
+
+        def visit_Lambda(self, node):
+            return False  # its children are not visited
+
+        def leave_Name(self, original, updated):
+            return updated.with_changes(value=updated.value.upper())
+
+    renamer = Renamer()
+    code = cst.parse_module("f(x, lambda y: g(y))\n").visit(renamer).code
+    assert (code, renamer.seen) == ("F(X, lambda y: g(y))\n", ["call"])
+    with pytest.raises(TypeError, match="visit_Call_func"):
+        class Hooked(Dispatcher):
+            def visit_Call_func(self, node):
+                pass

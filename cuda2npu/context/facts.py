@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Iterator
 
-from ..symbols import Bindings
+from ..symbols import BLOCK_FIELDS, Bindings
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..ruleindex import RuleIndex
@@ -195,10 +195,12 @@ class FileFacts:
             block, function = stack.pop()
             for stmt in block:
                 yield stmt, block, function
+                fields = BLOCK_FIELDS.get(type(stmt))
+                if not fields:
+                    continue
                 inner = stmt if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) else function
-                for name in _BLOCKS:
-                    body = getattr(stmt, name, None)
-                    if body and isinstance(body, list) and isinstance(body[0], ast.stmt):
-                        stack.append((body, inner))
-                for clause in [*getattr(stmt, "handlers", ()), *getattr(stmt, "cases", ())]:
-                    stack.append((clause.body, inner))
+                for name in fields:
+                    if name in ("handlers", "cases"):
+                        stack.extend((clause.body, inner) for clause in getattr(stmt, name))
+                    elif getattr(stmt, name):
+                        stack.append((getattr(stmt, name), inner))
