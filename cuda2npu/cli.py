@@ -12,53 +12,11 @@ from dataclasses import replace
 import click
 
 from . import __version__
-from .config import SOCS
+from .cli_catalog import explain, list_rules
+from .cli_options import cache_options, fail, rules_option, soc_option, table, target_option, version_option
 
 
 INTERNAL_ERROR = 3  # exit status of a bug in cuda2npu (a file's internal error included)
-
-
-def _fail(message: str) -> None:
-    click.echo(f"cuda2npu: error: {message}", err=True)
-    sys.exit(2)
-
-
-def _rulebook(rule_paths: tuple[str, ...], torch_npu_version: str | None = None, target: str | None = None):
-    """The rules of ``target`` as written; with ``--torch-npu-version``, for that release (see
-    versions.for_release, portable.for_torch)."""
-    from .portable import TorchError
-    from .sessions import SettingsError, rulebook
-    from .versions import VersionError, for_release, release
-
-    try:
-        book = rulebook(rule_paths, every=True, target=target)
-        if torch_npu_version and target == "accelerator":
-            from .opsupport import DEFAULT_SOC
-            from .portable import choose, for_torch
-
-            return for_torch(book, choose(torch_npu_version, "--torch-npu-version", None).version, DEFAULT_SOC)
-        return for_release(book, release(torch_npu_version)) if torch_npu_version else book
-    except (SettingsError, VersionError, TorchError) as exc:
-        _fail(str(exc))
-
-
-_version_option = click.option("--torch-npu-version", metavar="VERSION",
-                               help="Port for this torch_npu release (default: the project's pin, else the newest).")
-_target_option = click.option("--target", metavar="NAME",
-                              help="npu (default: code for Ascend, torch.npu and torch_npu), or accelerator "
-                                   "(device-agnostic code on torch.accelerator, for CUDA and Ascend alike).")
-_soc_option = click.option("--soc", type=click.Choice(SOCS, case_sensitive=False),
-                           help="The Ascend chip family whose op support is reported (default: A2).")
-
-
-def _cache_options(command):
-    command = click.option("--cache-dir", type=click.Path(file_okay=False),
-                           help="Keep the results cache here (default: ~/.cache/cuda2npu).")(command)
-    return click.option("--no-cache", is_flag=True, help="Neither read nor write the results cache.")(command)
-
-
-_rules_option = click.option("--rules", "rule_paths", multiple=True, metavar="PATH",
-                             help="Extra rule file or folder of *.yaml files (repeatable).")
 
 
 class _Group(click.Group):
@@ -97,6 +55,10 @@ def main() -> None:
     """Migrate PyTorch code from CUDA to Ascend NPU (torch_npu), source to source."""
 
 
+main.add_command(list_rules)  # the catalog's commands
+main.add_command(explain)
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--diff", is_flag=True, help="Print a unified diff on stdout; write nothing.")
@@ -104,7 +66,7 @@ def main() -> None:
               help="With --diff: show notebooks cell by cell, for reading (not a patch git apply takes).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
 @click.option("--out-dir", type=click.Path(file_okay=False), help="Write migrated copies here; inputs untouched.")
-@_rules_option
+@rules_option
 @click.option("--select", multiple=True, metavar="IDS", help="Only these rule ids or id prefixes (comma-separated).")
 @click.option("--ignore", multiple=True, metavar="IDS", help="Skip these rule ids or id prefixes (comma-separated).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, allow_dash=True),
@@ -128,10 +90,10 @@ def main() -> None:
 @click.option("--statistics", is_flag=True, help="After the summary, count the edits and findings per rule.")
 @click.option("--stdin-filename", metavar="PATH",
               help="With PATHS '-': the file standard input stands for (its configuration, kind and messages).")
-@_target_option
-@_version_option
-@_soc_option
-@_cache_options
+@target_option
+@version_option
+@soc_option
+@cache_options
 def migrate(paths, diff, notebook_cells, check, out_dir, rule_paths, select, ignore, report_path, report_format,
             output_format, fail_on, config_path, no_config, jobs, quiet, color, show_settings, exit_zero, statistics,
             stdin_filename, target, torch_npu_version, soc, no_cache, cache_dir) -> None:
@@ -148,18 +110,18 @@ def migrate(paths, diff, notebook_cells, check, out_dir, rule_paths, select, ign
     from .sessions import Flags
 
     if notebook_cells and not diff:
-        _fail("--notebook-cells changes how --diff shows notebooks: use it with --diff")
+        fail("--notebook-cells changes how --diff shows notebooks: use it with --diff")
     if out_dir and (diff or check):
-        _fail("--out-dir writes files; it cannot be combined with --diff or --check")
+        fail("--out-dir writes files; it cannot be combined with --diff or --check")
     if output_format != "text":
         if report_path or diff:
-            _fail(f"--output-format {output_format} writes on stdout: use --report FILE --report-format "
+            fail(f"--output-format {output_format} writes on stdout: use --report FILE --report-format "
                   f"{output_format} beside --diff or another report")
         report_path, report_format = "-", output_format
     if report_path == "-" and diff:
-        _fail("--report - writes the report on stdout, where --diff writes the diff; write one to a file")
+        fail("--report - writes the report on stdout, where --diff writes the diff; write one to a file")
     if report_path and report_path != "-" and not os.path.isdir(os.path.dirname(os.path.abspath(report_path))):
-        _fail(f"--report {report_path}: the folder does not exist")
+        fail(f"--report {report_path}: the folder does not exist")
     flags = Flags(rule_paths, select, ignore, fail_on, positions=bool(report_path), no_cache=no_cache,
                   cache_dir=cache_dir, torch_npu_version=torch_npu_version, soc=soc, target=target)
     if show_settings:
@@ -170,7 +132,7 @@ def migrate(paths, diff, notebook_cells, check, out_dir, rule_paths, select, ign
     summary, entries = Summary(), []
     if "-" in paths:
         if paths != ("-",) or out_dir or report_path == "-":
-            _fail("'-' (standard input) is the only path, without --out-dir or --report -")
+            fail("'-' (standard input) is the only path, without --out-dir or --report -")
         session, result = _stdin(stdin_filename, flags, config_path, no_config, mode, bool(report_path))
         groups = [(session, [])]
         summary.add(result, fail_on=session.fail_on)
@@ -209,7 +171,7 @@ def migrate(paths, diff, notebook_cells, check, out_dir, rule_paths, select, ign
                 with open(report_path, "w", encoding="utf-8", newline="") as handle:
                     handle.write(text)
         except OSError as exc:
-            _fail(f"--report {report_path}: {exc.strerror or exc}")
+            fail(f"--report {report_path}: {exc.strerror or exc}")
     console.summary(summary, mode=mode, releases=_targets(groups))
     if statistics:
         from .suppress import UNUSED
@@ -237,7 +199,7 @@ def _stdin(filename, flags, config_path, no_config, mode, positions):
         sessions = Sessions(flags, config_path, no_config, _project([filename or "."]))
         session, result, out = migrate_stdin(filename, sessions, mode, positions)
     except SettingsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     sys.stdout.buffer.write(out)
     sys.stdout.buffer.flush()
     return session, result
@@ -280,7 +242,7 @@ def _groups(paths, out_dir, flags, config_path=None, no_config=False):
             session = sessions.of_folder(source.path.parent)
             groups.setdefault(id(session), (session, []))[1].append(replace(source, ignore=session.ignores(source.path)))
     except (UsageError, SettingsError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     return list(groups.values())
 
 
@@ -302,7 +264,7 @@ def _show_settings(path, flags, config_path, no_config) -> None:
     try:
         session = Sessions(flags, config_path, no_config, _project([path])).of(Path(path))
     except SettingsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     click.echo(f"settings for {path}:")
     for key, value in session.settings():
         click.echo(f"  {key}: {value}")
@@ -323,17 +285,17 @@ def _merged(books):
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
-@_rules_option
+@rules_option
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True),
               help="Read [tool.cuda2npu] from this pyproject.toml (default: the nearest one).")
 @click.option("--no-config", is_flag=True, help="Ignore any pyproject.toml.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Worker processes (default: the cores available).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               help="A table, or JSON on stdout (per file and in total, each effort with its reason).")
-@_target_option
-@_version_option
-@_soc_option
-@_cache_options
+@target_option
+@version_option
+@soc_option
+@cache_options
 def analyze(paths, rule_paths, config_path, no_config, jobs, fmt, target, torch_npu_version, soc, no_cache,
             cache_dir) -> None:
     """Estimate a port before making it: per file, what migrates automatically and what needs a human.
@@ -354,98 +316,8 @@ def analyze(paths, rule_paths, config_path, no_config, jobs, fmt, target, torch_
     if fmt == "json":
         click.echo(json.dumps(report, indent=2))
     elif fancy(sys.stdout):
-        _table("cuda2npu analyze", HEADER, rows(report))
+        table("cuda2npu analyze", HEADER, rows(report))
     else:
         click.echo("\t".join(HEADER))
         for row in rows(report):
             click.echo("\t".join(row))
-
-
-@main.command("rules")
-@_rules_option
-@click.option("--format", "fmt", type=click.Choice(["table", "md"]), default="table",
-              help="A table, or the Markdown catalog page (docs/rules.md).")
-@click.option("--coverage", is_flag=True, help="How the rules cover the torch.cuda API of the snapshot.")
-@_target_option
-@_version_option
-def list_rules(rule_paths, fmt, coverage, target, torch_npu_version) -> None:
-    """List the rules: id, kind and what each does; with --torch-npu-version, what that release
-    changes against the newest."""
-    book = _rulebook(rule_paths, torch_npu_version, target)
-    if torch_npu_version and not coverage and fmt == "table" and book.target != "accelerator":
-        from .catalog import gated_lines
-        from .versions import newest
-
-        lines = gated_lines(book)
-        click.echo(f"torch_npu {torch_npu_version} against {newest()}: {len(lines)} rewrite(s) reported instead")
-        for line in lines:
-            click.echo(f"  {line}")
-        return
-    if coverage:
-        _print_coverage(book)
-    elif fmt == "md":
-        from .catalog import markdown
-
-        click.echo(markdown(book), nl=False)
-    else:
-        _table(f"cuda2npu rules (target {book.target})", ("id", "kind", "summary"),
-               [(r.id, r.kind, r.summary) for r in sorted(book, key=lambda r: r.id)])
-
-
-def _print_coverage(book) -> None:
-    from .catalog import coverage, load_snapshot
-
-    snapshot = load_snapshot()
-    rows = []
-    for cov in coverage(book, snapshot):
-        rows.append((cov.module, str(cov.total), str(len(cov.renamed)), str(len(cov.reported)),
-                     str(len(cov.containers)), str(len(cov.uncovered))))
-    versions = ", ".join(f"{k} {v}" for k, v in snapshot["wheels"].items())
-    _table(f"API coverage ({versions})", ("module", "names", "renamed", "reported", "submodules", "uncovered"), rows)
-    for cov in coverage(book, snapshot):
-        if cov.uncovered:
-            click.echo(f"{cov.module}: not covered by a specific rule: {', '.join(cov.uncovered)}")
-
-
-def _table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    """A rich table on a terminal, tab-separated lines otherwise."""
-    if sys.stdout.isatty():
-        from rich.console import Console as RichConsole
-        from rich.table import Table
-
-        table = Table(*header, title=title)
-        for row in rows:
-            table.add_row(*row)
-        RichConsole().print(table)
-    else:
-        for row in rows:
-            click.echo("\t".join(row))
-
-
-@main.command()
-@click.argument("rule_id")
-@_rules_option
-@_target_option
-@_version_option
-def explain(rule_id, rule_paths, target, torch_npu_version) -> None:
-    """Explain one rule: what it does, why, and its examples."""
-    from .suppress import UNUSED, UNUSED_WHY
-
-    if rule_id.upper() == UNUSED:
-        click.echo(f"{UNUSED} (suppressions, warning): a suppression comment that suppresses nothing\n\n{UNUSED_WHY}")
-        return
-    from .rulebook import targets
-
-    rule = None
-    for name in [target] if target else [None, *targets()]:  # without --target: whichever target has it
-        book = _rulebook(rule_paths, target=name)
-        rule = book.by_id(rule_id) or next((r for r in book if r.id.lower() == rule_id.lower()), None)
-        if rule is not None:
-            break
-    if rule is None:
-        _fail(f"no rule '{rule_id}'; `cuda2npu rules` lists them")
-    from .catalog import explanation, gated_lines
-
-    gated = (gated_lines(_rulebook(rule_paths, torch_npu_version), rule.id)
-             if torch_npu_version and book.target != "accelerator" else None)
-    click.echo(explanation(rule, torch_npu_version, gated), nl=False)
