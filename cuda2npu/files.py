@@ -177,12 +177,15 @@ def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Callable
             raise UsageError(f"{given}: no such file or folder")
         if out is not None and root.is_dir() and (out == root.resolve() or root.resolve() in out.parents):
             raise UsageError(f"--out-dir {out_dir} is inside the input {given}")
+        files = []  # (path, its kind, its real path)
         if root.is_dir():
-            files = [(p, left_out, real) for p, left_out, real in _walk(root, excluded, everything=out is not None)
-                     if out is not None or kind(p) != "other"]
-        else:
-            files = [] if excluded(root) else [(target := _link_target(root), False, os.path.realpath(target))]
-        for path, left_out, key in files:
+            for path, left_out, real in _walk(root, excluded, everything=out is not None):
+                found = "other" if left_out else kind(path)
+                if out is not None or found != "other":
+                    files.append((path, found, real))
+        elif not excluded(root):
+            files.append((target := _link_target(root), kind(Path(given)), os.path.realpath(target)))
+        for path, found, key in files:
             if key in seen:
                 continue
             seen.add(key)
@@ -195,9 +198,7 @@ def collect(paths: Iterable[str], out_dir: str | None = None, excluded: Callable
                 if dest in dests:
                     raise UsageError(f"--out-dir: {dests[dest]} and {path} would both be written to {dest}")
                 dests[dest] = str(path)
-            sources.append(Source(path, str(path) if root.is_dir() else given, dest,
-                                  kind="other" if left_out else kind(Path(given) if not root.is_dir() else path),
-                                  out_root=out))
+            sources.append(Source(path, str(path) if root.is_dir() else given, dest, kind=found, out_root=out))
     return sources
 
 
