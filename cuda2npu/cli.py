@@ -116,7 +116,7 @@ def migrate(paths, diff, notebook_cells, check, out_dir, rule_paths, select, ign
     if output_format != "text":
         if report_path or diff:
             fail(f"--output-format {output_format} writes on stdout: use --report FILE --report-format "
-                  f"{output_format} beside --diff or another report")
+                 f"{output_format} beside --diff or another report")
         report_path, report_format = "-", output_format
     if report_path == "-" and diff:
         fail("--report - writes the report on stdout, where --diff writes the diff; write one to a file")

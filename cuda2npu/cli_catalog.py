@@ -36,7 +36,7 @@ def list_rules(rule_paths, fmt, coverage, target, torch_npu_version) -> None:
         click.echo(markdown(book), nl=False)
     else:
         table(f"cuda2npu rules (target {book.target})", ("id", "kind", "summary"),
-               [(r.id, r.kind, r.summary) for r in sorted(book, key=lambda r: r.id)])
+              [(r.id, r.kind, r.summary) for r in sorted(book, key=lambda r: r.id)])
 
 
 def _print_coverage(book) -> None:

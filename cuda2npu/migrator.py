@@ -36,8 +36,8 @@ class Dispatcher(cst.CSTTransformer):
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        hooks = [name for name in dir(cls) if _ATTRIBUTE_HOOK.fullmatch(name)
-                 and getattr(cls, name) is not getattr(cst.CSTTransformer, name, None)]
+        own = cls.__mro__[:cls.__mro__.index(Dispatcher)]  # the classes from here down to Dispatcher
+        hooks = sorted(name for klass in own for name in vars(klass) if _ATTRIBUTE_HOOK.fullmatch(name))
         if hooks:
             raise TypeError(f"{cls.__name__}: a Dispatcher calls no attribute hooks ({', '.join(hooks)})")
         cls._methods = {}

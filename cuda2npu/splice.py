@@ -15,7 +15,7 @@ import ast
 import bisect
 import re
 
-from .symbols import import_nodes
+from .symbols import BLOCK_FIELDS, import_nodes
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+\Z")
 MARKER = "cuda2npu-hole"
@@ -141,8 +141,9 @@ class _Scan:
             return False
         if alone and isinstance(stmt, ast.Expr) and _is_string(stmt.value):
             return False  # docstrings and other bare strings: never visited
-        blocks = [getattr(stmt, name) for name in _BLOCKS if getattr(stmt, name, None)]
-        clauses = [clause for name in _CLAUSES for clause in getattr(stmt, name, None) or ()]
+        fields = BLOCK_FIELDS.get(type(stmt), ())
+        blocks = [getattr(stmt, name) for name in fields if name in _BLOCKS and getattr(stmt, name)]
+        clauses = [clause for name in fields if name in _CLAUSES for clause in getattr(stmt, name)]
         if not blocks and not clauses:
             return True
         kept = [self.block(block, inner) for block in blocks] + [self.block(c.body, inner) for c in clauses]

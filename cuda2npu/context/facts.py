@@ -200,7 +200,8 @@ class FileFacts:
                     continue
                 inner = stmt if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) else function
                 for name in fields:
+                    body = getattr(stmt, name)
                     if name in ("handlers", "cases"):
-                        stack.extend((clause.body, inner) for clause in getattr(stmt, name))
-                    elif getattr(stmt, name):
-                        stack.append((getattr(stmt, name), inner))
+                        stack.extend((clause.body, inner) for clause in body)
+                    elif body:
+                        stack.append((body, inner))
